@@ -1,0 +1,444 @@
+//! Clients: the shared state behind an `App` or `Agent`, its siblings made by
+//! `with_constraints`, construction, lifecycle and the response hooks' state.
+
+use crate::config::{self, CallerType};
+use crate::error::{Error, Result};
+use crate::ratelimit::RateLimitSnapshot;
+use crate::retry::RetryPolicy;
+use crate::signing::SigningKey;
+use crate::token::RetryInfo;
+use futures_util::future::BoxFuture;
+use reqwest::header::{HeaderMap, HeaderValue};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::task::TaskTracker;
+
+/// Returns the end user's JWT for a call. May be backed by a Python or JS
+/// callable; an `Err` carries nothing because the callback's own error text
+/// might contain a token.
+pub type UserTokenGetter =
+    Arc<dyn Fn() -> BoxFuture<'static, std::result::Result<String, ()>> + Send + Sync>;
+
+/// Receives the SDK's warnings (deprecated key, plain-http base URL, refused
+/// audit rows). Bindings route them to their language's warning channel.
+pub type WarningSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Everything a client is built from.
+#[derive(Clone, Default)]
+pub struct ClientOptions {
+    pub api_key: String,
+    /// Overrides `ALTER_BASE_URL` and the default.
+    pub base_url: Option<String>,
+    /// Defaults to 30 s.
+    pub timeout: Option<Duration>,
+    pub caller: Option<String>,
+    /// Defaults to `service` for an App; always `agent` for an Agent.
+    pub caller_type: Option<CallerType>,
+    pub user_token_getter: Option<UserTokenGetter>,
+    /// Defaults to [`RetryPolicy::default`].
+    pub retry: Option<RetryPolicy>,
+    /// Defaults to printing on stderr.
+    pub warnings: Option<WarningSink>,
+    /// Overrides the `User-Agent` product token (bindings name themselves).
+    pub user_agent: Option<String>,
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("api_key", &"<redacted>")
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("caller", &self.caller)
+            .field("caller_type", &self.caller_type)
+            .field("user_token_getter", &self.user_token_getter.is_some())
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+/// The principal a client acts as. Decides defaults and the error re-mapping
+/// agents get (a missing grant means a missing delegation for an agent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    App,
+    Agent,
+}
+
+/// State shared by a client, its clones and its `with_constraints` siblings:
+/// the two HTTP pools, the signing key and the holders the hooks update.
+pub(crate) struct Shared {
+    pub principal: Principal,
+    pub backend: reqwest::Client,
+    pub provider: reqwest::Client,
+    pub base_url: String,
+    pub signing_key: SigningKey,
+    /// Kept for `App::get_agent`, which builds a child with the same key;
+    /// cleared on close.
+    pub api_key: Mutex<Option<String>>,
+    pub timeout: Duration,
+    pub caller: Option<String>,
+    pub caller_type: CallerType,
+    pub user_token_getter: Option<UserTokenGetter>,
+    pub retry: RetryPolicy,
+    pub warnings: WarningSink,
+    pub user_agent: String,
+    pub rate_limit: Mutex<Option<RateLimitSnapshot>>,
+    pub last_retry_info: Mutex<Option<RetryInfo>>,
+    deprecated_warned: AtomicBool,
+    closed: AtomicBool,
+    /// Background audit posts and reports; `close()` waits for them.
+    pub tasks: TaskTracker,
+}
+
+/// Attenuation bound into every request of a `with_constraints` sibling.
+#[derive(Debug, Clone)]
+pub(crate) struct Constraints {
+    pub scopes_header: String,
+    pub rule_header: String,
+}
+
+/// State private to one client object (a sibling has its own).
+pub(crate) struct Local {
+    pub constraints: Option<Constraints>,
+    actor_id: Mutex<Option<String>>,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub fn warn(&self, msg: &str) {
+        (self.warnings)(msg);
+    }
+
+    pub fn warn_deprecated_once(&self) {
+        if !self.deprecated_warned.swap(true, Ordering::AcqRel) {
+            self.warn(
+                "The API key used by this client is deprecated. Calls keep working until it is \
+                 revoked; roll to a replacement key. This warning is shown once per client.",
+            );
+        }
+    }
+}
+
+impl Local {
+    fn new(constraints: Option<Constraints>, actor_id: Option<String>) -> Local {
+        Local {
+            constraints,
+            actor_id: Mutex::new(actor_id),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub fn actor_id(&self) -> Option<String> {
+        self.actor_id.lock().unwrap().clone()
+    }
+
+    /// Caches the first canonical actor id; later different values are
+    /// ignored so one client keeps one identity for its life.
+    pub fn cache_actor_id(&self, id: &str, warnings: &WarningSink) {
+        if !crate::transport::is_uuid_any_case(id) {
+            warnings("Ignoring a non-canonical X-Alter-Actor-ID from the backend");
+            return;
+        }
+        let mut slot = self.actor_id.lock().unwrap();
+        match slot.as_deref() {
+            None => *slot = Some(id.to_string()),
+            Some(cur) if cur.eq_ignore_ascii_case(id) => {}
+            Some(_) => warnings("Ignoring a different X-Alter-Actor-ID; keeping the first one"),
+        }
+    }
+}
+
+/// A client: cheap to clone (clones are the same client) and safe to share
+/// across tasks. `App` and `Agent` wrap it to decide what each may call.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) local: Arc<Local>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("principal", &self.shared.principal)
+            .field("base_url", &self.shared.base_url)
+            .field("caller", &self.shared.caller)
+            .field("caller_type", &self.shared.caller_type)
+            .field("constrained", &self.local.constraints.is_some())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_warnings() -> WarningSink {
+    Arc::new(|msg: &str| eprintln!("alter-sdk warning: {msg}"))
+}
+
+impl Client {
+    /// Builds a client. Purely local: validates everything, derives the
+    /// signing key and sets up the two connection pools.
+    pub fn new(principal: Principal, opts: ClientOptions) -> Result<Client> {
+        if opts.api_key.is_empty() {
+            return Err(Error::sdk("api_key is required"));
+        }
+        if !crate::keys::is_valid_key(&opts.api_key) {
+            return Err(Error::sdk(
+                "api_key is not a valid Alter API key (expected alter_key_… or alter_<type>_…)",
+            ));
+        }
+        if let Some(c) = &opts.caller {
+            config::validate_caller(c)?;
+        }
+        let caller_type = match principal {
+            Principal::Agent => CallerType::Agent,
+            Principal::App => opts.caller_type.unwrap_or_default(),
+        };
+        let base_url = config::resolve_base_url(opts.base_url.as_deref())?;
+        let warnings = opts.warnings.clone().unwrap_or_else(default_warnings);
+        if base_url.to_ascii_lowercase().starts_with("http://") {
+            let host = url::Url::parse(&base_url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default();
+            warnings(&format!("Using plain http to the Alter backend at {host}"));
+        }
+        let timeout = opts.timeout.unwrap_or(config::DEFAULT_TIMEOUT);
+        let user_agent = opts
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| config::USER_AGENT.to_string());
+
+        let mut default_headers = HeaderMap::new();
+        let mut key_value = HeaderValue::from_str(&opts.api_key)
+            .map_err(|_| Error::sdk("api_key contains invalid characters"))?;
+        key_value.set_sensitive(true);
+        default_headers.insert("x-api-key", key_value);
+        let backend = reqwest::Client::builder()
+            .default_headers(default_headers)
+            .user_agent(user_agent.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(20)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|_| Error::sdk("could not initialise the backend HTTP client"))?;
+        // The provider pool never carries the API key or any Alter header.
+        let provider = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(20)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|_| Error::sdk("could not initialise the provider HTTP client"))?;
+
+        let shared = Shared {
+            principal,
+            backend,
+            provider,
+            base_url,
+            signing_key: SigningKey::derive(&opts.api_key),
+            api_key: Mutex::new(Some(opts.api_key.clone())),
+            timeout,
+            caller: opts.caller.clone(),
+            caller_type,
+            user_token_getter: opts.user_token_getter.clone(),
+            retry: opts.retry.clone().unwrap_or_default(),
+            warnings,
+            user_agent,
+            rate_limit: Mutex::new(None),
+            last_retry_info: Mutex::new(None),
+            deprecated_warned: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            tasks: TaskTracker::new(),
+        };
+        Ok(Client {
+            shared: Arc::new(shared),
+            local: Arc::new(Local::new(None, None)),
+        })
+    }
+
+    pub fn principal(&self) -> Principal {
+        self.shared.principal
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.shared.timeout
+    }
+
+    pub fn caller(&self) -> Option<&str> {
+        self.shared.caller.as_deref()
+    }
+
+    pub fn caller_type(&self) -> CallerType {
+        self.shared.caller_type
+    }
+
+    /// The actor id the backend assigned this client, once known.
+    pub fn actor_id(&self) -> Option<String> {
+        self.local.actor_id()
+    }
+
+    /// The latest rate-limit headers seen on any backend response.
+    pub fn last_rate_limit(&self) -> Option<RateLimitSnapshot> {
+        self.shared.rate_limit.lock().unwrap().clone()
+    }
+
+    /// The backend's retry metadata of the latest `request()`.
+    pub fn last_retry_info(&self) -> Option<RetryInfo> {
+        self.shared.last_retry_info.lock().unwrap().clone()
+    }
+
+    /// True once this client (or, for a sibling, its parent) is closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed() || self.local.is_closed()
+    }
+
+    pub(crate) fn ensure_open(&self) -> Result<()> {
+        if self.is_closed() {
+            Err(Error::closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Closes the client. A root client waits for its background audit posts
+    /// and reports, then releases its pools; a sibling only marks itself
+    /// closed. Idempotent.
+    pub async fn close(&self) {
+        if self.local.constraints.is_some() {
+            self.local.closed.store(true, Ordering::Release);
+            return;
+        }
+        self.local.closed.store(true, Ordering::Release);
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.shared.tasks.close();
+        self.shared.tasks.wait().await;
+        self.shared.api_key.lock().unwrap().take();
+    }
+
+    /// A sibling whose every backend request carries (and signs) the given
+    /// scope constraints and/or request rule. Shares pools, key and holders.
+    pub fn with_constraints(
+        &self,
+        scopes: Option<&[String]>,
+        rule: Option<&serde_json::Value>,
+    ) -> Result<Client> {
+        self.ensure_open()?;
+        if self.local.constraints.is_some() {
+            return Err(Error::value(
+                "with_constraints() cannot be applied to an already constrained client",
+            ));
+        }
+        if scopes.is_none() && rule.is_none() {
+            return Err(Error::value(
+                "with_constraints() requires scopes, rule, or both",
+            ));
+        }
+        let scopes_header = match scopes {
+            None => String::new(),
+            Some(list) => {
+                if list.is_empty() {
+                    return Err(Error::value(
+                        "scopes must be a non-empty list of scope strings",
+                    ));
+                }
+                for s in list {
+                    if s.is_empty() || s == "*" {
+                        return Err(Error::value("scopes must be non-empty and never '*'"));
+                    }
+                    if s.chars()
+                        .any(|c| c == ',' || c.is_whitespace() || c.is_control())
+                    {
+                        return Err(Error::value(
+                            "a scope may not contain commas, whitespace or control characters",
+                        ));
+                    }
+                }
+                list.join(",")
+            }
+        };
+        let rule_header = match rule {
+            None => String::new(),
+            Some(r) => encode_rule(r)?,
+        };
+        Ok(Client {
+            shared: self.shared.clone(),
+            local: Arc::new(Local::new(
+                Some(Constraints {
+                    scopes_header,
+                    rule_header,
+                }),
+                self.local.actor_id(),
+            )),
+        })
+    }
+
+    /// Resolves the user token of a call: the explicit one, else the getter.
+    pub(crate) async fn resolve_user_token(
+        &self,
+        explicit: Option<&str>,
+    ) -> Result<Option<String>> {
+        if let Some(t) = explicit {
+            return Ok(Some(t.to_string()));
+        }
+        let Some(getter) = &self.shared.user_token_getter else {
+            return Ok(None);
+        };
+        match getter().await {
+            Err(()) => Err(Error::sdk("user_token_getter failed")),
+            Ok(t) if t.is_empty() => Err(Error::sdk(
+                "user_token_getter must return a non-empty string",
+            )),
+            Ok(t) => Ok(Some(t)),
+        }
+    }
+}
+
+/// `X-Alter-Request-Rule`: unpadded base64url of the compact raw-UTF-8 JSON
+/// `{"rule_type":…,"rule_body":…}`; at most 4096 characters.
+fn encode_rule(rule: &serde_json::Value) -> Result<String> {
+    use base64::Engine;
+    let obj = rule
+        .as_object()
+        .ok_or_else(|| Error::value("rule must be an object with rule_type and rule_body"))?;
+    let rule_type = obj
+        .get("rule_type")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::value("rule.rule_type must be a non-empty string"))?;
+    let rule_body = obj
+        .get("rule_body")
+        .filter(|v| v.is_object())
+        .ok_or_else(|| Error::value("rule.rule_body must be an object"))?;
+    let mut canon = serde_json::Map::new();
+    canon.insert("rule_type".into(), rule_type.into());
+    canon.insert("rule_body".into(), rule_body.clone());
+    let json = crate::json::compact_utf8(&serde_json::Value::Object(canon));
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.as_bytes());
+    if encoded.len() > 4096 {
+        return Err(Error::value(
+            "the encoded request rule exceeds 4096 characters",
+        ));
+    }
+    Ok(encoded)
+}

@@ -1,0 +1,182 @@
+//! Client configuration: base URL resolution and validation, caller rules,
+//! timeouts. Everything here is checked at construction, before any I/O.
+
+use crate::error::{Error, Result};
+use std::time::Duration;
+
+/// Where clients talk to when nothing else is configured.
+pub const DEFAULT_BASE_URL: &str = "https://backend.alterauth.com";
+/// Environment variable consulted when no base URL is passed.
+pub const BASE_URL_ENV: &str = "ALTER_BASE_URL";
+/// The public default timeout of `App` and `Agent`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Our product token; servers must not depend on it.
+pub const USER_AGENT: &str = concat!("alter-sdk-rust/", env!("CARGO_PKG_VERSION"));
+
+/// The audit grouping of a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallerType {
+    #[default]
+    Service,
+    Agent,
+}
+
+impl CallerType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallerType::Service => "service",
+            CallerType::Agent => "agent",
+        }
+    }
+
+    /// Exactly `"agent"` or `"service"`, case-sensitive.
+    pub fn parse(s: &str) -> Result<CallerType> {
+        match s {
+            "service" => Ok(CallerType::Service),
+            "agent" => Ok(CallerType::Agent),
+            _ => Err(Error::value(format!(
+                "caller_type must be 'agent' or 'service', got {s:?}"
+            ))),
+        }
+    }
+}
+
+/// A caller string: 1–255 characters of printable ASCII (0x20–0x7E).
+pub fn validate_caller(caller: &str) -> Result<()> {
+    if caller.is_empty() {
+        return Err(Error::value("caller must be a non-empty string"));
+    }
+    let len = caller.chars().count();
+    if len > 255 {
+        return Err(Error::value(format!(
+            "caller exceeds max length (255): {len}"
+        )));
+    }
+    if !caller.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err(Error::value(
+            "caller contains invalid characters (only printable ASCII allowed)",
+        ));
+    }
+    Ok(())
+}
+
+/// The per-call override has its own messages (requests.md §2.2 row 16).
+pub fn validate_caller_override(caller: &str) -> Result<()> {
+    if caller.is_empty() {
+        return Err(Error::value("caller override must be a non-empty string"));
+    }
+    let len = caller.chars().count();
+    if len > 255 {
+        return Err(Error::value(format!(
+            "caller override exceeds max length (255): {len}"
+        )));
+    }
+    if !caller.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err(Error::value(
+            "caller override contains invalid characters (only printable ASCII allowed)",
+        ));
+    }
+    Ok(())
+}
+
+/// True for the hosts plain `http` is allowed to: exactly `localhost`,
+/// `127.0.0.1` or `::1` (case-insensitive).
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost") || h == "127.0.0.1" || h == "::1"
+}
+
+/// Resolves the base URL: the explicit value, else `ALTER_BASE_URL`, else the
+/// default. A set-but-empty variable is not "unset": it fails validation.
+pub fn resolve_base_url(explicit: Option<&str>) -> Result<String> {
+    match explicit {
+        Some(v) => validate_base_url(v),
+        None => match std::env::var(BASE_URL_ENV) {
+            Ok(v) => validate_base_url(&v),
+            Err(std::env::VarError::NotPresent) => Ok(DEFAULT_BASE_URL.to_string()),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(Error::sdk(format!("{BASE_URL_ENV} is not valid UTF-8")))
+            }
+        },
+    }
+}
+
+/// Validates and normalises a base URL (trailing slashes removed, case kept).
+pub fn validate_base_url(raw: &str) -> Result<String> {
+    let bad = |why: &str| Error::sdk(format!("Invalid base URL: {why}"));
+    if raw.is_empty() {
+        return Err(bad("must be a non-empty string"));
+    }
+    let trimmed = raw.trim_end_matches('/');
+    let parsed = url::Url::parse(trimmed).map_err(|_| bad("cannot be parsed as a URL"))?;
+    let scheme = parsed.scheme();
+    if scheme != "http" && scheme != "https" {
+        return Err(bad("scheme must be http or https"));
+    }
+    let host = match parsed.host_str() {
+        Some(h) if !h.is_empty() => h,
+        _ => return Err(bad("a host is required")),
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad("credentials are not allowed in the URL"));
+    }
+    // A bare trailing `?` or `#` parses as an empty query/fragment and is
+    // accepted unchanged.
+    if parsed.query().is_some_and(|q| !q.is_empty())
+        || parsed.fragment().is_some_and(|f| !f.is_empty())
+    {
+        return Err(bad("query and fragment are not allowed"));
+    }
+    if scheme == "http" && !is_loopback_host(host) {
+        return Err(bad(
+            "http is allowed only for localhost, 127.0.0.1 or ::1; use https",
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_rules() {
+        assert_eq!(
+            validate_base_url("https://x/api///").unwrap(),
+            "https://x/api"
+        );
+        assert_eq!(
+            validate_base_url("http://LOCALHOST:8080").unwrap(),
+            "http://LOCALHOST:8080"
+        );
+        assert!(validate_base_url("http://[::1]:8080/").is_ok());
+        assert!(validate_base_url("http://127.0.0.1:1").is_ok());
+        for bad in [
+            "",
+            "http://127.0.0.2",
+            "http://example.com",
+            "ftp://x",
+            "https://u:p@x",
+            "https://x?a=1",
+            "https://x#f",
+            "https://x:99999",
+            "https://x:abc",
+            "not a url",
+        ] {
+            let e = validate_base_url(bad).unwrap_err();
+            assert_eq!(e.kind(), "AlterSDKError", "{bad}");
+        }
+        assert!(validate_base_url("https://x?").is_ok());
+    }
+
+    #[test]
+    fn caller_rules() {
+        assert!(validate_caller("billing svc").is_ok());
+        assert!(validate_caller(&"a".repeat(255)).is_ok());
+        for bad in ["", "é", "a\nb", &"a".repeat(256)] {
+            assert_eq!(validate_caller(bad).unwrap_err().kind(), "AlterValueError");
+        }
+        assert!(CallerType::parse("Agent").is_err());
+        assert_eq!(CallerType::parse("agent").unwrap(), CallerType::Agent);
+    }
+}

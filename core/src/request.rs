@@ -1,0 +1,494 @@
+//! Retrieve mode: `request()` fetches the credential from `/sdk/token`,
+//! injects it into the provider request, calls the provider directly and
+//! reports the exchange to the audit log in the background.
+
+use crate::audit;
+use crate::client::{Client, Principal};
+use crate::context::{context_header, Context};
+use crate::error::{self, Details, Error, Result};
+use crate::inject::{self, RequestBody};
+use crate::provider_url::{self, QueryParams};
+use crate::token::{self, RetryInfo, TokenResponse};
+use crate::transport::{Actor, Call, Site};
+use bytes::Bytes;
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+use std::fmt;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Everything `request()` accepts besides the method and URL.
+#[derive(Clone, Default)]
+pub struct RequestOptions {
+    pub grant_id: Option<String>,
+    pub provider: Option<String>,
+    pub account: Option<String>,
+    pub label: Option<String>,
+    pub app_user_id: Option<String>,
+    pub user_token: Option<String>,
+    pub json: Option<Value>,
+    pub body: Option<Vec<u8>>,
+    /// Extra provider headers, in order (`headers=` / `extra_headers=`).
+    pub headers: Vec<(String, String)>,
+    pub query_params: Option<QueryParams>,
+    pub path_params: Vec<(String, String)>,
+    pub reason: Option<String>,
+    /// Audit metadata; `None` falls back to the ambient `trace()` context,
+    /// `Some(empty)` sends none.
+    pub context: Option<Context>,
+    /// Per-call caller override.
+    pub caller: Option<String>,
+}
+
+impl fmt::Debug for RequestOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestOptions")
+            .field("grant_id", &self.grant_id)
+            .field("provider", &self.provider)
+            .field("account", &self.account)
+            .field("label", &self.label)
+            .field("app_user_id", &self.app_user_id)
+            .field(
+                "user_token",
+                &self.user_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("json", &self.json.is_some())
+            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("reason", &self.reason)
+            .field("caller", &self.caller)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The provider's response to a retrieve-mode call.
+#[derive(Clone)]
+pub struct Response {
+    pub status: u16,
+    /// Response headers in wire order, names lower-cased; repeats kept.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// The URL the provider was called with, before credential injection
+    /// (an injected query credential never appears here).
+    pub url: String,
+    /// Time spent on the provider exchange.
+    pub elapsed: Duration,
+    /// The backend's own refresh retries, when it reported any.
+    pub retry_info: Option<RetryInfo>,
+    /// Attempts the `/sdk/token` call took (1 when it was not retried).
+    pub backend_attempts: u32,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("url", &self.url)
+            .field("body_len", &self.body.len())
+            .field("elapsed", &self.elapsed)
+            .field("backend_attempts", &self.backend_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Response {
+    /// First header value with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Result<Value> {
+        serde_json::from_slice(&self.body)
+            .map_err(|_| Error::value("response body is not valid JSON"))
+    }
+}
+
+fn non_empty(name: &str, v: &Option<String>) -> Result<()> {
+    match v {
+        Some(s) if s.is_empty() => Err(Error::value(format!(
+            "{name} must be a non-empty string when provided"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl Client {
+    /// Retrieve mode: see the module docs.
+    pub async fn request(&self, method: &str, url: &str, opts: RequestOptions) -> Result<Response> {
+        let result = self.request_inner(method, url, &opts).await;
+        match (self.shared.principal, result) {
+            (Principal::Agent, Err(e)) => Err(error::into_agent_delegation_missing(e)),
+            (_, r) => r,
+        }
+    }
+
+    async fn request_inner(&self, method: &str, url: &str, o: &RequestOptions) -> Result<Response> {
+        // Validation, in the documented order; nothing is sent on failure.
+        non_empty("user_token", &o.user_token)?;
+        non_empty("app_user_id", &o.app_user_id)?;
+        if o.app_user_id.is_some() && o.provider.is_none() {
+            return Err(Error::value(
+                "app_user_id is only valid with provider resolution — pass provider= (not grant_id=) when selecting a user by app_user_id",
+            ));
+        }
+        non_empty("label", &o.label)?;
+        if o.label.is_some() && o.provider.is_none() {
+            return Err(Error::value(
+                "label is only valid with provider resolution — pass provider= (not grant_id=) when selecting a sibling grant by label",
+            ));
+        }
+        match (&o.grant_id, &o.provider) {
+            (None, None) => return Err(Error::sdk("Provide grant_id or provider")),
+            (Some(_), Some(_)) => {
+                return Err(Error::sdk("Cannot provide both grant_id and provider"))
+            }
+            _ => {}
+        }
+        if o.json.is_some() && o.body.is_some() {
+            return Err(Error::sdk("Cannot provide both 'json' and 'body'"));
+        }
+        self.ensure_open()?;
+        *self.shared.last_retry_info.lock().unwrap() = None;
+
+        let method = method.to_ascii_uppercase();
+        let expanded = provider_url::expand_path_params(url, &o.path_params, "request")?;
+        provider_url::check_provider_url(&expanded)?;
+        provider_url::check_pre_token_length(&expanded, o.query_params.as_ref())?;
+        if let Some(c) = &o.caller {
+            crate::config::validate_caller_override(c)?;
+        }
+        let (ctx, ctx_header) = context_header(&o.context)?;
+        let user_token = self.resolve_user_token(o.user_token.as_deref()).await?;
+
+        // The /sdk/token body, keys in the documented order.
+        let mut body = Map::new();
+        match (&o.grant_id, &o.provider) {
+            (Some(g), _) => {
+                body.insert("grant_id".into(), g.as_str().into());
+            }
+            (_, Some(p)) => {
+                body.insert("provider_id".into(), p.as_str().into());
+            }
+            _ => unreachable!("checked above"),
+        }
+        body.insert(
+            "reason".into(),
+            o.reason.clone().map_or(Value::Null, Value::String),
+        );
+        body.insert("request".into(), json!({"method": method, "url": expanded}));
+        if let Some(t) = &user_token {
+            body.insert("user_token".into(), t.as_str().into());
+        }
+        if o.provider.is_some() {
+            if let Some(a) = &o.app_user_id {
+                body.insert("app_user_id".into(), a.as_str().into());
+            }
+            if let Some(a) = o.account.as_ref().filter(|a| !a.is_empty()) {
+                body.insert("account".into(), a.as_str().into());
+            }
+            if let Some(l) = &o.label {
+                body.insert("label".into(), l.as_str().into());
+            }
+        }
+        let call = Call::new(Method::POST, "/sdk/token", Site::Token)
+            .json(&Value::Object(body))
+            .idempotent(true)
+            .actor(Actor {
+                caller_override: o.caller.clone(),
+                ..Actor::full(ctx_header.clone())
+            });
+        let reply = self.shared.send(&self.local, &call).await?;
+        if let Some(err) = error::map_backend_error(&reply.failure()) {
+            return Err(error::wrap_token_path_error(err, o.grant_id.as_deref()));
+        }
+        let token = token::parse_token_response(&reply.body, o.grant_id.as_deref())?;
+        *self.shared.last_retry_info.lock().unwrap() = token.retry_info.clone();
+
+        let req_body = match (&o.json, &o.body) {
+            (Some(j), _) => RequestBody::Json(j.clone()),
+            (_, Some(b)) => RequestBody::Raw(b.clone()),
+            _ => RequestBody::None,
+        };
+        let preq = inject::build_provider_request(
+            &token,
+            &method,
+            &expanded,
+            &o.headers,
+            o.query_params.as_ref(),
+            &req_body,
+            &self.shared.user_agent,
+            SystemTime::now(),
+        )?;
+
+        let started = Instant::now();
+        let sent = self.send_provider(&preq).await;
+        let elapsed = started.elapsed();
+        let latency_ms = elapsed.as_millis() as u64;
+
+        let mut error_details = Details::new();
+        error_details.insert(
+            "grant_id".into(),
+            o.grant_id.clone().map_or(Value::Null, Value::String),
+        );
+        error_details.insert("method".into(), method.as_str().into());
+        error_details.insert("url".into(), expanded.as_str().into());
+
+        let (status, headers, resp_body) = match sent {
+            Ok(parts) => parts,
+            Err(timed_out) => {
+                let placeholder = if timed_out {
+                    format!("<transport error: timeout after {latency_ms}ms>")
+                } else {
+                    "<transport error: network>".to_string()
+                };
+                let row = audit::audit_body(
+                    &token,
+                    &method,
+                    &expanded,
+                    &preq.audit_headers,
+                    &req_body,
+                    0,
+                    None,
+                    &placeholder,
+                    latency_ms,
+                    o.reason.as_deref(),
+                    ctx.as_deref(),
+                );
+                self.spawn_audit(row, ctx_header.clone());
+                return Err(if timed_out {
+                    Error::timeout("Provider API request timed out", error_details)
+                } else {
+                    Error::network("Failed to call provider API", error_details)
+                });
+            }
+        };
+        let row = audit::audit_body(
+            &token,
+            &method,
+            &expanded,
+            &preq.audit_headers,
+            &req_body,
+            status,
+            Some(&headers),
+            &audit::safe_response_body(&resp_body),
+            latency_ms,
+            o.reason.as_deref(),
+            ctx.as_deref(),
+        );
+        self.spawn_audit(row, ctx_header);
+
+        if status >= 400 {
+            return Err(self.provider_error(
+                status,
+                &headers,
+                &resp_body,
+                &token,
+                &method,
+                &expanded,
+                error_details,
+            ));
+        }
+        Ok(Response {
+            status,
+            headers,
+            body: resp_body,
+            url: expanded,
+            elapsed,
+            retry_info: token.retry_info.clone(),
+            backend_attempts: reply.attempts,
+        })
+    }
+
+    /// Sends the provider request. `Err(true)` is a timeout, `Err(false)` any
+    /// other transport failure (whose text is deliberately dropped).
+    async fn send_provider(
+        &self,
+        preq: &inject::ProviderRequest,
+    ) -> std::result::Result<(u16, Vec<(String, String)>, Bytes), bool> {
+        let method = Method::from_bytes(preq.method.as_bytes()).map_err(|_| false)?;
+        let mut req = self.shared.provider.request(method, &preq.url);
+        for (k, v) in &preq.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if let Some(b) = &preq.body {
+            req = req.body(b.clone());
+        }
+        let resp = req.send().await.map_err(|e| e.is_timeout())?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = resp.bytes().await.map_err(|e| e.is_timeout())?;
+        Ok((status, headers, body))
+    }
+
+    /// Posts an audit row without delaying the caller; `close()` waits for it.
+    fn spawn_audit(&self, row: Value, ctx_header: Option<String>) {
+        let client = self.clone();
+        self.shared.tasks.spawn(async move {
+            let mut call = Call::new(Method::POST, "/sdk/oauth/audit/api-call", Site::Namespace)
+                .json(&row)
+                .idempotent(true)
+                .actor(Actor::full(ctx_header));
+            call.background = true;
+            match client.shared.send(&client.local, &call).await {
+                Ok(reply) if (200..300).contains(&reply.status) => {}
+                Ok(reply) => client.shared.warn(&audit::refusal_warning(
+                    reply.status,
+                    &reply.body,
+                    row.get("grant_id").and_then(Value::as_str).unwrap_or(""),
+                    row.get("method").and_then(Value::as_str).unwrap_or(""),
+                    row.get("url").and_then(Value::as_str).unwrap_or(""),
+                )),
+                Err(e) => client
+                    .shared
+                    .warn(&format!("Audit report could not be sent ({})", e.kind())),
+            }
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn provider_error(
+        &self,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+        token: &TokenResponse,
+        method: &str,
+        url: &str,
+        details: Details,
+    ) -> Error {
+        let www: Vec<&str> = headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let www_raw = www.join(", ");
+        let challenge = crate::www_auth::parse_bearer_challenge(&www_raw);
+        let chal = |k: &str| {
+            challenge
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
+        let insufficient = chal("error").as_deref() == Some("insufficient_scope");
+        let safe_body = audit::safe_response_body(body);
+        let mut resolved = Details::new();
+        resolved.insert("grant_id".into(), token.grant_id.as_str().into());
+        resolved.insert("provider_id".into(), token.provider_id.as_str().into());
+        resolved.insert("method".into(), method.into());
+        resolved.insert("url".into(), url.into());
+        if status == 403 && insufficient {
+            let missing: Option<Vec<String>> = chal("scope")
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| s.split_whitespace().map(str::to_string).collect());
+            self.spawn_scope_report(token, &missing, &www_raw, url);
+            self.shared.warn(&format!(
+                "Provider reported insufficient scope for grant {} ({}); missing: {}",
+                token.grant_id,
+                token.provider_id,
+                missing.as_ref().map(|m| m.join(" ")).unwrap_or_default()
+            ));
+            resolved.insert("source".into(), "provider_insufficient_scope".into());
+            resolved.insert(
+                "missing_scopes".into(),
+                missing.clone().map_or(Value::Null, |m| json!(m)),
+            );
+            resolved.insert(
+                "www_authenticate".into(),
+                if www_raw.is_empty() {
+                    Value::Null
+                } else {
+                    www_raw.clone().into()
+                },
+            );
+            return Error::scope_reauth_required(
+                "Provider returned insufficient_scope; the grant must be re-authorized to regain access to the requested resource.",
+                Some(safe_body),
+                Some(token.grant_id.clone()),
+                Some(token.provider_id.clone()),
+                missing,
+                resolved,
+            );
+        }
+        if status == 403 && token.scope_mismatch {
+            resolved.insert("source".into(), "backend_flag".into());
+            return Error::scope_reauth_required(
+                "The provider refused the call (403) and the grant's scopes no longer match the provider configuration; the user must re-authorize.",
+                Some(safe_body),
+                Some(token.grant_id.clone()),
+                Some(token.provider_id.clone()),
+                None,
+                resolved,
+            );
+        }
+        if status == 401 && !insufficient {
+            resolved.insert("source".into(), "provider_unauthorized".into());
+            return Error::provider_unauthorized(
+                "The provider rejected the credential (401). For an OAuth grant the user may need to reconnect; for a managed secret, rotate the stored credential.",
+                Some(safe_body),
+                Some(token.grant_id.clone()),
+                Some(token.provider_id.clone()),
+                resolved,
+            );
+        }
+        Error::provider_api(
+            format!("Provider API returned error {status}"),
+            status,
+            Some(safe_body),
+            details,
+        )
+    }
+
+    fn spawn_scope_report(
+        &self,
+        token: &TokenResponse,
+        missing: &Option<Vec<String>>,
+        www_raw: &str,
+        url: &str,
+    ) {
+        let body = audit::scope_mismatch_report_body(missing.as_deref(), www_raw, url);
+        let target = format!(
+            "/sdk/grants/{}/report-scope-mismatch",
+            crate::transport::encode_segment(&token.grant_id)
+        );
+        let client = self.clone();
+        self.shared.tasks.spawn(async move {
+            let mut call = Call::new(Method::POST, target, Site::Namespace)
+                .json(&body)
+                .actor(Actor::none())
+                .timeout(Duration::from_secs(2));
+            call.background = true;
+            match client.shared.send(&client.local, &call).await {
+                Ok(r) if r.status == 204 => {}
+                Ok(r) => client.shared.warn(&format!(
+                    "Scope-mismatch report was refused (HTTP {})",
+                    r.status
+                )),
+                Err(e) => client
+                    .shared
+                    .warn(&format!("Scope-mismatch report failed ({})", e.kind())),
+            }
+        });
+    }
+}

@@ -1,0 +1,670 @@
+//! Grant resolution, lifecycle checks and the credential contract shared by
+//! `/sdk/token`, `/sdk/proxy`, approvals and the audit ingest
+//! (requests.md §14.2–§14.3, grants-and-connect.md §8.4).
+
+use crate::auth::Who;
+use crate::error::{ApiError, ApiResult};
+use crate::state::{Grant, GrantKind, Principal, SecretMaterial, State};
+use crate::util::{rfc3339, set_header};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+/// What a token or proxy request names.
+#[derive(Debug, Default, Clone)]
+pub struct Lookup {
+    pub grant_id: Option<String>,
+    pub provider_id: Option<String>,
+    pub account: Option<String>,
+    pub label: Option<String>,
+    pub app_user_id: Option<String>,
+    /// Subject of a verified user token.
+    pub user: Option<Uuid>,
+}
+
+fn grant_not_found(msg: &str) -> ApiError {
+    ApiError::not_found("grant_not_found", msg.to_string())
+}
+
+/// Whether an agent holds a grant: an agent-owned root or a delegation child
+/// made to it. Both carry the agent as principal.
+fn agent_holds(g: &Grant, agent: Uuid) -> bool {
+    g.principal == (Principal::Agent { agent_id: agent })
+}
+
+/// Lifecycle of a grant and every ancestor: revoked, expired, or a revoked
+/// connection. Revocation is reported first: it is final whatever the TTL
+/// says (inferred order).
+pub fn check_live(s: &State, g: &Grant, now: i64) -> ApiResult<()> {
+    let mut chain = vec![g];
+    let mut cur = g;
+    for _ in 0..16 {
+        match cur.parent_grant_id.and_then(|p| s.grant(p)) {
+            Some(p) => {
+                chain.push(p);
+                cur = p;
+            }
+            None => break,
+        }
+    }
+    let provider_id = s.grant_provider_id(g);
+    let agent_id = match g.principal {
+        Principal::Agent { agent_id } => Some(agent_id.to_string()),
+        _ => None,
+    };
+    let app_user_id = s.root_user(g).map(|u| u.to_string());
+    if chain.iter().any(|c| c.revoked_at.is_some()) {
+        return Err(ApiError::new(
+            403,
+            "grant_revoked",
+            "Grant has been revoked. User must re-authorize.",
+        )
+        .with("grant_id", g.grant_id.to_string()));
+    }
+    if let Some(expired) = chain
+        .iter()
+        .filter_map(|c| c.expires_at)
+        .filter(|e| *e <= now)
+        .min()
+    {
+        return Err(
+            ApiError::new(403, "grant_expired", "Grant expired per TTL policy")
+                .with("grant_id", g.grant_id.to_string())
+                .with("provider_id", provider_id)
+                .with("agent_id", agent_id)
+                .with("app_user_id", app_user_id)
+                .with("details", json!({"grant_expires_at": rfc3339(expired)})),
+        );
+    }
+    if s.grant_account(g).is_some_and(|c| c.revoked) {
+        return Err(ApiError::new(
+            403,
+            "credential_revoked",
+            "Underlying OAuth connection has been revoked. User must re-authorize.",
+        )
+        .with("grant_id", g.grant_id.to_string())
+        .with("provider_id", provider_id)
+        .with("app_user_id", app_user_id));
+    }
+    Ok(())
+}
+
+fn is_live(s: &State, g: &Grant, now: i64) -> bool {
+    check_live(s, g, now).is_ok()
+}
+
+/// The grants a caller may address by id (grant mode).
+pub fn reach_by_id(s: &State, who: Who, grant_id: &str) -> ApiResult<Uuid> {
+    let gid = Uuid::parse_str(grant_id)
+        .map_err(|_| grant_not_found("OAuth grant not found for the given grant_id"))?;
+    let g = s
+        .grant(gid)
+        .ok_or_else(|| grant_not_found("OAuth grant not found for the given grant_id"))?;
+    match who {
+        // Impersonation keeps the operator's reach for explicit ids
+        // (agents-and-keys.md §2).
+        Who::Operator | Who::Impersonated(_) => Ok(gid),
+        Who::Agent(a) if agent_holds(g, a) => Ok(gid),
+        Who::Agent(a) => {
+            // An agent naming the root it was delegated from reaches its own
+            // delegation under it: friendlier than the opaque 404 and it
+            // grants nothing the agent does not already hold (inferred).
+            s.grants
+                .iter()
+                .find(|c| c.parent_grant_id == Some(gid) && agent_holds(c, a) && c.revoked_at.is_none())
+                .map(|c| c.grant_id)
+                .ok_or_else(|| {
+                    grant_not_found("grant not found, or not delegated to this agent")
+                        .with("agent_id", a.to_string())
+                })
+        }
+    }
+}
+
+/// Resolves a token/proxy lookup to one grant id, then checks lifecycle.
+pub fn resolve(s: &State, who: Who, q: &Lookup, now: i64) -> ApiResult<Uuid> {
+    let gid = match (&q.grant_id, &q.provider_id) {
+        (Some(id), _) => {
+            let gid = reach_by_id(s, who, id)?;
+            let g = s.grant(gid).expect("reached grant exists");
+            if let Some(user) = q.user {
+                let root = s.root_of(g);
+                match root.principal {
+                    Principal::User { user_id } if user_id == user => {}
+                    Principal::System => {
+                        return Err(ApiError::new(
+                            403,
+                            "system_grant_user_token_mismatch",
+                            "an application-scoped grant cannot be used with a user token",
+                        ))
+                    }
+                    // Agent-owned roots are not user grants; the user token
+                    // does not narrow them.
+                    Principal::Agent { .. } => {}
+                    Principal::User { .. } => {
+                        return Err(grant_not_found(
+                            "grant not found for the user of this user_token",
+                        ))
+                    }
+                }
+            }
+            gid
+        }
+        (None, Some(provider)) => by_provider(s, who, q, provider, now)?,
+        (None, None) => {
+            return Err(ApiError::validation(
+                "grant_id",
+                "provide grant_id or provider_id",
+            ))
+        }
+    };
+    let g = s.grant(gid).expect("resolved grant exists");
+    check_live(s, g, now)?;
+    Ok(gid)
+}
+
+fn by_provider(s: &State, who: Who, q: &Lookup, provider: &str, now: i64) -> ApiResult<Uuid> {
+    let app_user = q
+        .user
+        .or_else(|| q.app_user_id.as_deref().and_then(|u| Uuid::parse_str(u).ok()));
+    if q.app_user_id.is_some() && app_user.is_none() {
+        // An app_user_id that is not one of ours matches nothing.
+        return Err(no_match(who, provider, q));
+    }
+    let candidates: Vec<&Grant> = s
+        .grants
+        .iter()
+        .filter(|g| s.grant_matches_provider(g, provider))
+        .filter(|g| match who {
+            Who::Operator => {
+                g.parent_grant_id.is_none()
+                    && match (app_user, &g.principal) {
+                        (Some(u), Principal::User { user_id }) => *user_id == u,
+                        (None, Principal::System) => true,
+                        _ => false,
+                    }
+            }
+            Who::Agent(a) | Who::Impersonated(a) => {
+                agent_holds(g, a)
+                    && match app_user {
+                        // Agent-owned roots are unaffected by a user filter.
+                        Some(u) if g.parent_grant_id.is_some() => s.root_user(g) == Some(u),
+                        _ => true,
+                    }
+            }
+        })
+        .filter(|g| {
+            q.account.as_deref().map_or(true, |acct| {
+                s.grant_account(g)
+                    .and_then(|c| c.account_identifier.as_deref())
+                    == Some(acct)
+            })
+        })
+        .filter(|g| {
+            q.label
+                .as_deref()
+                .map_or(true, |l| g.label.as_deref() == Some(l))
+        })
+        .collect();
+    let live: Vec<&Grant> = candidates
+        .iter()
+        .copied()
+        .filter(|g| is_live(s, g, now))
+        .collect();
+    match (live.len(), candidates.first()) {
+        (1, _) => Ok(live[0].grant_id),
+        // Only dead matches: return one so its lifecycle error surfaces.
+        (0, Some(g)) => Ok(g.grant_id),
+        (0, None) => Err(no_match(who, provider, q)),
+        _ => Err(ambiguous(s, who, &live, provider, q)),
+    }
+}
+
+fn no_match(who: Who, provider: &str, q: &Lookup) -> ApiError {
+    match who {
+        Who::Agent(a) | Who::Impersonated(a) => ApiError::not_found(
+            "no_delegated_grant",
+            "Agent has no active delegation or managed-secret grant for this provider.",
+        )
+        .with("provider_id", provider)
+        .with("agent_id", a.to_string())
+        .with("app_user_id", q.app_user_id.clone().or(q.user.map(|u| u.to_string()))),
+        Who::Operator => grant_not_found("no grant matches this provider")
+            .with("provider_id", provider)
+            .with("app_user_id", q.app_user_id.clone().or(q.user.map(|u| u.to_string()))),
+    }
+}
+
+fn ambiguous(s: &State, who: Who, live: &[&Grant], provider: &str, q: &Lookup) -> ApiError {
+    let agent_caller = !matches!(who, Who::Operator);
+    let candidates: Vec<Value> = live
+        .iter()
+        .map(|g| {
+            let conn = s.grant_account(g);
+            let mut c = json!({"grant_id": g.grant_id.to_string(), "label": g.label});
+            if !agent_caller {
+                c["account_identifier"] = json!(conn.and_then(|c| c.account_identifier.clone()));
+                c["account_display_name"] =
+                    json!(conn.and_then(|c| c.account_display_name.clone()));
+            }
+            c
+        })
+        .collect();
+    let mut accounts: Vec<String> = live
+        .iter()
+        .filter_map(|g| s.grant_account(g).and_then(|c| c.account_identifier.clone()))
+        .collect();
+    accounts.dedup();
+    let mut users: Vec<String> = live
+        .iter()
+        .filter_map(|g| s.root_user(g).map(|u| u.to_string()))
+        .collect();
+    users.sort();
+    users.dedup();
+    ApiError::new(
+        409,
+        "ambiguous_grant",
+        "Several grants match; pass 'account' or 'label' to pick one.",
+    )
+    .with("provider_id", provider)
+    .with("candidates", candidates)
+    .with("account_identifiers", if agent_caller { vec![] } else { accounts })
+    .with("app_user_ids", users)
+    .with(
+        "grant_ids",
+        live.iter().map(|g| g.grant_id.to_string()).collect::<Vec<_>>(),
+    )
+    .with("account_was_provided", q.account.is_some())
+}
+
+/// The credential and its injection metadata, as `/sdk/token` returns it and
+/// as the server itself applies it in proxy mode.
+#[derive(Debug, Clone)]
+pub struct Contract {
+    pub access_token: String,
+    pub grant_id: Uuid,
+    pub provider_id: String,
+    pub scopes: Vec<String>,
+    /// Binding expiry: the earliest of token expiry and the grant chain's TTL.
+    pub expires_at: Option<i64>,
+    pub token_generation: Option<Uuid>,
+    pub scope_mismatch: bool,
+    pub injection_header: String,
+    pub injection_format: String,
+    pub additional_credentials: Option<Map<String, Value>>,
+    pub additional_injections: Option<Value>,
+    pub is_oauth: bool,
+}
+
+fn chain_expiry(s: &State, g: &Grant) -> Option<i64> {
+    let mut best = g.expires_at;
+    let mut cur = g;
+    for _ in 0..16 {
+        match cur.parent_grant_id.and_then(|p| s.grant(p)) {
+            Some(p) => {
+                best = match (best, p.expires_at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                cur = p;
+            }
+            None => break,
+        }
+    }
+    best
+}
+
+/// Builds the contract of a (live) grant.
+pub fn contract(s: &State, gid: Uuid) -> ApiResult<Contract> {
+    let g = s
+        .grant(gid)
+        .ok_or_else(|| grant_not_found("grant disappeared"))?;
+    let grant_exp = chain_expiry(s, g);
+    match &g.kind {
+        GrantKind::OAuth { connection_id } => {
+            let c = s
+                .connection(*connection_id)
+                .ok_or_else(|| ApiError::internal("grant has no connection"))?;
+            let expires_at = match (grant_exp, c.token_expires_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            Ok(Contract {
+                access_token: c.access_token.clone(),
+                grant_id: gid,
+                provider_id: c.provider_id.clone(),
+                scopes: c.scopes.clone(),
+                expires_at,
+                token_generation: Some(c.token_generation),
+                scope_mismatch: g.scope_mismatch,
+                injection_header: "Authorization".into(),
+                injection_format: "Bearer {token}".into(),
+                additional_credentials: None,
+                additional_injections: None,
+                is_oauth: true,
+            })
+        }
+        GrantKind::ManagedSecret { managed_secret_id } => {
+            let m = s
+                .managed_secret(*managed_secret_id)
+                .ok_or_else(|| ApiError::internal("grant has no managed secret"))?;
+            let (access_token, header, format, creds) = match &m.material {
+                SecretMaterial::Token { value } => (
+                    value.clone(),
+                    m.injection_header.clone().unwrap_or_else(|| "Authorization".into()),
+                    m.injection_format.clone().unwrap_or_else(|| "Bearer {token}".into()),
+                    m.additional_credentials.clone(),
+                ),
+                SecretMaterial::Aws {
+                    access_key_id,
+                    secret_access_key,
+                    session_token,
+                    region,
+                    service,
+                } => {
+                    // Always sent for AWS: without it the SDK would inject the
+                    // literal format instead of signing (requests.md §6.1).
+                    let mut creds = Map::new();
+                    creds.insert("secret_key".into(), json!(secret_access_key));
+                    for (k, v) in [
+                        ("region", region),
+                        ("service", service),
+                        ("session_token", session_token),
+                    ] {
+                        if let Some(v) = v {
+                            creds.insert(k.into(), json!(v));
+                        }
+                    }
+                    (
+                        access_key_id.clone(),
+                        "Authorization".to_string(),
+                        "AWS4-HMAC-SHA256".to_string(),
+                        Some(creds),
+                    )
+                }
+            };
+            Ok(Contract {
+                access_token,
+                grant_id: gid,
+                provider_id: m.provider_id.clone(),
+                scopes: Vec::new(),
+                expires_at: grant_exp,
+                token_generation: None,
+                scope_mismatch: g.scope_mismatch,
+                injection_header: header,
+                injection_format: format,
+                additional_credentials: creds,
+                additional_injections: m.additional_injections.clone(),
+                is_oauth: false,
+            })
+        }
+    }
+}
+
+impl Contract {
+    pub fn is_aws(&self) -> bool {
+        self.injection_format.starts_with("AWS4-HMAC-SHA256")
+    }
+
+    /// The `/sdk/token` response body (requests.md §4.1).
+    pub fn to_json(&self, now: i64) -> Value {
+        let mut out = Map::new();
+        out.insert("access_token".into(), json!(self.access_token));
+        out.insert("token_type".into(), json!("Bearer"));
+        out.insert(
+            "expires_in".into(),
+            json!(self.expires_at.map(|e| (e - now).max(0))),
+        );
+        out.insert("expires_at".into(), json!(self.expires_at.map(rfc3339)));
+        out.insert("scopes".into(), json!(self.scopes));
+        out.insert("grant_id".into(), json!(self.grant_id.to_string()));
+        out.insert("provider_id".into(), json!(self.provider_id));
+        if let Some(g) = self.token_generation {
+            out.insert("token_generation".into(), json!(g.to_string()));
+        }
+        out.insert("scope_mismatch".into(), json!(self.scope_mismatch));
+        out.insert("injection_header".into(), json!(self.injection_header));
+        out.insert("injection_format".into(), json!(self.injection_format));
+        if let Some(c) = &self.additional_credentials {
+            out.insert("additional_credentials".into(), Value::Object(c.clone()));
+        }
+        if let Some(i) = &self.additional_injections {
+            out.insert("additional_injections".into(), i.clone());
+        }
+        Value::Object(out)
+    }
+
+    /// Every secret string of this credential, for scrubbing audit rows.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = vec![self.access_token.clone()];
+        if let Some(c) = &self.additional_credentials {
+            for (k, v) in c {
+                // Region and service are routing data, not secrets.
+                if k != "region" && k != "service" {
+                    if let Some(v) = v.as_str() {
+                        out.push(v.to_string());
+                    }
+                }
+            }
+        }
+        out.retain(|s| s.len() >= 4);
+        out
+    }
+
+    /// Applies header and query injection the way the SDK does in retrieve
+    /// mode (requests.md §5), for a proxied call.
+    pub fn inject(&self, headers: &mut Vec<(String, String)>, query: &mut Vec<(String, String)>) {
+        let value = self.injection_format.replacen("{token}", &self.access_token, 1);
+        set_header(headers, &self.injection_header, value);
+        let Some(rules) = self.additional_injections.as_ref().and_then(Value::as_array) else {
+            return;
+        };
+        for rule in rules {
+            let (Some(target), Some(key), Some(source)) = (
+                rule.get("target").and_then(Value::as_str),
+                rule.get("key").and_then(Value::as_str),
+                rule.get("value_source").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let value = if source == "token" {
+                Some(self.access_token.clone())
+            } else {
+                source
+                    .strip_prefix("additional_credentials.")
+                    .and_then(|f| self.additional_credentials.as_ref()?.get(f))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            let Some(value) = value.filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            match target {
+                "header" => set_header(headers, key, value),
+                "query_param" => {
+                    query.retain(|(k, _)| k != key);
+                    query.push((key.to_string(), value));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Header names whose values carry this credential.
+    pub fn credential_headers(&self) -> Vec<String> {
+        let mut out = vec![self.injection_header.to_ascii_lowercase()];
+        if let Some(rules) = self.additional_injections.as_ref().and_then(Value::as_array) {
+            for r in rules {
+                if r.get("target").and_then(Value::as_str) == Some("header") {
+                    if let Some(k) = r.get("key").and_then(Value::as_str) {
+                        out.push(k.to_ascii_lowercase());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The 22 header names the SDK refuses as injection targets (requests.md §4.2).
+const FORBIDDEN_INJECTION: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "cookie",
+    "set-cookie",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "x-http-method-override",
+    "x-method-override",
+    "www-authenticate",
+    "strict-transport-security",
+    "content-security-policy",
+];
+
+fn valid_header_name(h: &str, max: usize) -> bool {
+    let b = h.as_bytes();
+    !b.is_empty()
+        && b.len() <= max
+        && b[0].is_ascii_alphabetic()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && !FORBIDDEN_INJECTION.contains(&h.to_ascii_lowercase().as_str())
+}
+
+/// Checks managed-secret injection settings against the client's token
+/// contract (requests.md §4.1–§4.3), so a misconfigured secret is refused
+/// when created instead of failing every later SDK call.
+pub fn validate_injection(
+    header: Option<&str>,
+    format: Option<&str>,
+    creds: Option<&Map<String, Value>>,
+    injections: Option<&Value>,
+) -> Result<(), String> {
+    if let Some(h) = header {
+        if !valid_header_name(h, 60) {
+            return Err(format!("injection_header '{h}' is not an allowed header name"));
+        }
+    }
+    if let Some(f) = format {
+        if f.len() > 200 || f.contains(['\r', '\n', '\0']) {
+            return Err("injection_format must be at most 200 characters without CR, LF or NUL".into());
+        }
+        if !f.contains("{token}") && !f.starts_with("AWS4-HMAC-SHA256") {
+            return Err("injection_format must contain {token}".into());
+        }
+    }
+    if let Some(c) = creds {
+        if c.len() > 10 {
+            return Err("at most 10 additional_credentials".into());
+        }
+        for (k, v) in c {
+            let ok = k.chars().count() <= 50
+                && v.as_str().is_some_and(|s| {
+                    !s.trim().is_empty() && s.chars().count() <= 8192 && !s.contains(['\r', '\n', '\0'])
+                });
+            if !ok {
+                return Err(format!("additional_credentials['{k}'] is not a valid value"));
+            }
+        }
+    }
+    if let Some(inj) = injections {
+        let rules = inj
+            .as_array()
+            .ok_or("additional_injections must be an array")?;
+        if rules.len() > 10 {
+            return Err("at most 10 additional_injections".into());
+        }
+        for r in rules {
+            let obj = r.as_object().ok_or("each injection rule must be an object")?;
+            if obj.len() != 3 {
+                return Err("an injection rule has exactly target, key and value_source".into());
+            }
+            let target = obj.get("target").and_then(Value::as_str).unwrap_or("");
+            let key = obj.get("key").and_then(Value::as_str).unwrap_or("");
+            let source = obj.get("value_source").and_then(Value::as_str).unwrap_or("");
+            let key_ok = !key.is_empty()
+                && key.len() <= 100
+                && key.as_bytes()[0].is_ascii_alphabetic()
+                && key
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+            let target_ok = match target {
+                "header" => key_ok && !FORBIDDEN_INJECTION.contains(&key.to_ascii_lowercase().as_str()),
+                "query_param" => key_ok,
+                _ => false,
+            };
+            let source_ok = source.len() <= 100
+                && (source == "token"
+                    || source.strip_prefix("additional_credentials.").is_some_and(|f| {
+                        f.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
+                            && f.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+                    }));
+            if !target_ok || !source_ok {
+                return Err(format!("injection rule {r} is invalid"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn injection_validation_follows_the_contract() {
+        assert!(validate_injection(Some("x-api-key"), Some("{token}"), None, None).is_ok());
+        assert!(validate_injection(Some("Host"), None, None, None).is_err());
+        assert!(validate_injection(Some("x_key"), None, None, None).is_err());
+        assert!(validate_injection(None, Some("Token"), None, None).is_err());
+        assert!(validate_injection(None, Some("AWS4-HMAC-SHA256"), None, None).is_ok());
+        let rules = json!([{"target":"query_param","key":"api_key","value_source":"token"}]);
+        assert!(validate_injection(None, None, None, Some(&rules)).is_ok());
+        let bad = json!([{"target":"header","key":"Cookie","value_source":"token"}]);
+        assert!(validate_injection(None, None, None, Some(&bad)).is_err());
+    }
+
+    #[test]
+    fn injection_replaces_case_insensitively_and_applies_rules() {
+        let mut creds = Map::new();
+        creds.insert("account_id".into(), json!("AC1"));
+        let c = Contract {
+            access_token: "tok".into(),
+            grant_id: Uuid::nil(),
+            provider_id: "p".into(),
+            scopes: vec![],
+            expires_at: None,
+            token_generation: None,
+            scope_mismatch: false,
+            injection_header: "Authorization".into(),
+            injection_format: "Token {token} {token}".into(),
+            additional_credentials: Some(creds),
+            additional_injections: Some(json!([
+                {"target":"header","key":"X-Account","value_source":"additional_credentials.account_id"},
+                {"target":"query_param","key":"k","value_source":"token"},
+                {"target":"header","key":"X-Missing","value_source":"additional_credentials.nope"}
+            ])),
+            is_oauth: false,
+        };
+        let mut h = vec![("authorization".to_string(), "caller".to_string())];
+        let mut q = vec![("k".to_string(), "old".to_string())];
+        c.inject(&mut h, &mut q);
+        assert_eq!(
+            h,
+            vec![
+                ("Authorization".to_string(), "Token tok {token}".to_string()),
+                ("X-Account".to_string(), "AC1".to_string())
+            ]
+        );
+        assert_eq!(q, vec![("k".to_string(), "tok".to_string())]);
+    }
+}

@@ -1,0 +1,654 @@
+//! The operator API under `/_dev/`: what a test (or a demo) uses to set the
+//! vault up and to drive what a human would do in the real product (approve
+//! a request, revoke a grant, break the network). Authorised by
+//! `Authorization: Bearer <admin_token>`; never called by the SDK.
+
+use crate::ctx::{lock, Ctx};
+use crate::error::{json_object, opt_bool, opt_nonempty, opt_str, opt_u64, ApiError, ApiResult};
+use crate::faults::Fault;
+use crate::resolve::validate_injection;
+use crate::routes::agents::agent_json;
+use crate::routes::approvals::{decide, status_json};
+use crate::state::{
+    AgentStatus, ApiKey, Grant, GrantKind, ManagedSecret, OAuthConnection, Principal,
+    SecretMaterial, User,
+};
+use crate::util::{now, parse_rfc3339, parse_uuid, rfc3339, sha256_hex};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub fn router(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
+    Router::new()
+        .route("/_dev/managed-secrets", post(create_managed_secret))
+        .route(
+            "/_dev/managed-secrets/{id}/grants",
+            post(create_managed_secret_grant),
+        )
+        .route("/_dev/users", post(create_user))
+        .route("/_dev/oauth-grants", post(create_oauth_grant))
+        .route("/_dev/grants/{id}", post(update_grant).get(get_grant))
+        .route("/_dev/approvals/{id}", get(get_approval))
+        .route("/_dev/approvals/{id}/decision", post(decide_approval))
+        .route("/_dev/audit", get(audit))
+        .route(
+            "/_dev/faults",
+            post(add_fault).get(list_faults).delete(clear_faults),
+        )
+        .route("/_dev/keys", post(update_key))
+        .route("/_dev/agents/{id}", post(update_agent))
+        .route_layer(from_fn_with_state(ctx, admin_auth))
+        // Health answers without the token so a supervisor can probe it.
+        .route("/_dev/health", get(health))
+}
+
+/// Constant-time equality, so the admin token cannot be guessed byte by
+/// byte from response timing.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn admin_auth(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !same(presented.as_bytes(), ctx.info.admin_token.as_bytes()) {
+        return ApiError::new(
+            401,
+            "invalid_admin_token",
+            "Authorization: Bearer <admin_token> is required",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+async fn health(State(ctx): State<Arc<Ctx>>) -> Json<Value> {
+    Json(json!({"status": "ok", "app_id": ctx.info.app_id}))
+}
+
+fn created(v: Value) -> Response {
+    (StatusCode::CREATED, Json(v)).into_response()
+}
+
+/// Slugs as the product allows them: `[a-z0-9-]{1,50}`.
+fn valid_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 50
+        && s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+}
+
+fn string_map(v: Option<&Value>, field: &str) -> ApiResult<Option<Map<String, Value>>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) if m.values().all(Value::is_string) => Ok(Some(m.clone())),
+        Some(_) => Err(ApiError::validation(field, format!("{field} must map names to strings"))),
+    }
+}
+
+async fn create_managed_secret(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Response> {
+    let map = json_object(&body)?;
+    let slug = opt_nonempty(&map, "slug")?
+        .filter(|s| valid_slug(s))
+        .ok_or_else(|| ApiError::validation("slug", "slug must match [a-z0-9-]{1,50}"))?;
+    let provider_id = opt_nonempty(&map, "provider_id")?.unwrap_or_else(|| slug.clone());
+    let name = opt_nonempty(&map, "name")?.unwrap_or_else(|| slug.clone());
+    let material = match map.get("credential") {
+        Some(Value::String(s)) if !s.is_empty() => SecretMaterial::Token { value: s.clone() },
+        Some(Value::Object(aws)) => {
+            let field = |f: &str| opt_nonempty(aws, f);
+            SecretMaterial::Aws {
+                access_key_id: field("access_key_id")?.ok_or_else(|| {
+                    ApiError::validation("credential", "access_key_id is required")
+                })?,
+                secret_access_key: field("secret_access_key")?.ok_or_else(|| {
+                    ApiError::validation("credential", "secret_access_key is required")
+                })?,
+                session_token: field("session_token")?,
+                region: field("region")?,
+                service: field("service")?,
+            }
+        }
+        _ => {
+            return Err(ApiError::validation(
+                "credential",
+                "credential must be a non-empty string or an AWS credential object",
+            ))
+        }
+    };
+    let injection_header = opt_nonempty(&map, "injection_header")?;
+    let injection_format = opt_nonempty(&map, "injection_format")?;
+    let additional_credentials = string_map(map.get("additional_credentials"), "additional_credentials")?;
+    let additional_injections = map.get("additional_injections").filter(|v| !v.is_null()).cloned();
+    validate_injection(
+        injection_header.as_deref(),
+        injection_format.as_deref(),
+        additional_credentials.as_ref(),
+        additional_injections.as_ref(),
+    )
+    .map_err(|m| ApiError::validation("injection", m))?;
+    let hitl = opt_bool(&map, "hitl")?.unwrap_or(false);
+    ctx.store.write(|s| {
+        if s.managed_secrets.iter().any(|m| m.slug == slug) {
+            return Err(ApiError::new(
+                409,
+                "slug_exists",
+                format!("a managed secret with slug '{slug}' already exists"),
+            ));
+        }
+        let id = Uuid::new_v4();
+        s.managed_secrets.push(ManagedSecret {
+            managed_secret_id: id,
+            slug,
+            provider_id,
+            name,
+            material,
+            injection_header,
+            injection_format,
+            additional_injections,
+            additional_credentials,
+            hitl,
+            created_at: now(),
+        });
+        Ok(created(json!({"managed_secret_id": id.to_string()})))
+    })
+}
+
+/// Resolves an optional agent id to a non-revoked agent.
+fn agent_arg(ctx: &Ctx, map: &Map<String, Value>) -> ApiResult<Option<Uuid>> {
+    let Some(raw) = opt_nonempty(map, "agent_id")? else {
+        return Ok(None);
+    };
+    let found = parse_uuid(&raw).filter(|id| {
+        ctx.store.read(|s| {
+            s.agent(*id)
+                .is_some_and(|a| a.status != AgentStatus::Revoked)
+        })
+    });
+    found
+        .map(Some)
+        .ok_or_else(|| ApiError::not_found("agent_not_found", "no such (non-revoked) agent"))
+}
+
+fn new_grant(kind: GrantKind, principal: Principal, label: Option<String>, t: i64) -> Grant {
+    Grant {
+        grant_id: Uuid::new_v4(),
+        kind,
+        principal,
+        parent_grant_id: None,
+        depth: 0,
+        label,
+        expires_at: None,
+        revoked_at: None,
+        hitl: false,
+        restricted: false,
+        scope_mismatch: false,
+        created_at: t,
+        last_used_at: None,
+    }
+}
+
+async fn create_managed_secret_grant(
+    State(ctx): State<Arc<Ctx>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let map = json_object(&body)?;
+    let agent = agent_arg(&ctx, &map)?;
+    let label = opt_str(&map, "label")?;
+    let ttl = opt_u64(&map, "ttl_seconds")?;
+    let hitl = opt_bool(&map, "hitl")?;
+    let restricted = opt_bool(&map, "restricted")?.unwrap_or(false);
+    let t = now();
+    ctx.store.write(|s| {
+        let ms = parse_uuid(&id)
+            .and_then(|i| s.managed_secret(i))
+            .ok_or_else(|| ApiError::not_found("secret_not_found", "no such managed secret"))?;
+        let principal = match agent {
+            Some(agent_id) => Principal::Agent { agent_id },
+            None => Principal::System,
+        };
+        let mut g = new_grant(
+            GrantKind::ManagedSecret {
+                managed_secret_id: ms.managed_secret_id,
+            },
+            principal,
+            label,
+            t,
+        );
+        g.hitl = hitl.unwrap_or(ms.hitl);
+        g.restricted = restricted;
+        g.expires_at = ttl.map(|ttl| t + ttl as i64);
+        let gid = g.grant_id;
+        s.grants.push(g);
+        Ok(created(json!({"grant_id": gid.to_string()})))
+    })
+}
+
+async fn create_user(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Response> {
+    let map = json_object(&body)?;
+    let email = opt_nonempty(&map, "email")?
+        .filter(|e| e.contains('@'))
+        .ok_or_else(|| ApiError::validation("email", "email is required"))?;
+    let ttl = opt_u64(&map, "ttl_seconds")?.unwrap_or(86_400) as i64;
+    let t = now();
+    // The same e-mail is the same user (a second sign-in), with a new token.
+    let user_id = ctx.store.write(|s| {
+        if let Some(u) = s.users.iter().find(|u| u.email == email) {
+            return u.user_id;
+        }
+        let user_id = Uuid::new_v4();
+        s.users.push(User {
+            user_id,
+            email: email.clone(),
+            created_at: t,
+        });
+        user_id
+    });
+    let token = crate::jwt::sign(
+        &ctx.jwt_secret,
+        &json!({
+            "iss": crate::jwt::ISSUER,
+            "sub": user_id.to_string(),
+            "email": email,
+            "iat": t,
+            "exp": t + ttl,
+        }),
+    );
+    Ok(created(json!({"user_id": user_id.to_string(), "user_token": token})))
+}
+
+async fn create_oauth_grant(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Response> {
+    let map = json_object(&body)?;
+    let provider_id = opt_nonempty(&map, "provider_id")?
+        .filter(|p| p.trim() == p && p.len() <= 255 && !p.chars().any(char::is_control))
+        .ok_or_else(|| ApiError::validation("provider_id", "provider_id is required"))?;
+    let access_token = opt_nonempty(&map, "access_token")?
+        .filter(|t| !t.contains(['\r', '\n', '\0']))
+        .ok_or_else(|| ApiError::validation("access_token", "access_token is required"))?;
+    let scopes: Vec<String> = match map.get("scopes") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) if a.iter().all(|s| s.as_str().is_some_and(|s| !s.is_empty() && s.trim() == s)) => {
+            a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()
+        }
+        Some(_) => return Err(ApiError::validation("scopes", "scopes must be a list of scope strings")),
+    };
+    // Without a user the Connect was app-scoped: a system grant.
+    let user = match opt_nonempty(&map, "user_id")? {
+        Some(u) => Some(
+            parse_uuid(&u)
+                .filter(|u| ctx.store.read(|s| s.user(*u).is_some()))
+                .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?,
+        ),
+        None => None,
+    };
+    let agent = agent_arg(&ctx, &map)?;
+    let account = opt_nonempty(&map, "account")?;
+    let account_display_name = opt_str(&map, "account_display_name")?;
+    let label = opt_str(&map, "label")?;
+    let hitl = opt_bool(&map, "hitl")?.unwrap_or(false);
+    let ttl = opt_u64(&map, "ttl_seconds")?;
+    let token_ttl = opt_u64(&map, "token_expires_in")?;
+    let t = now();
+    let out = ctx.store.write(|s| {
+        let connection_id = Uuid::new_v4();
+        s.connections.push(OAuthConnection {
+            connection_id,
+            provider_id,
+            user_id: user,
+            access_token,
+            scopes,
+            account_identifier: account,
+            account_display_name,
+            token_generation: Uuid::new_v4(),
+            token_expires_at: token_ttl.map(|s| t + s as i64),
+            needs_reconnect: false,
+            revoked: false,
+        });
+        let principal = match user {
+            Some(user_id) => Principal::User { user_id },
+            None => Principal::System,
+        };
+        let mut root = new_grant(GrantKind::OAuth { connection_id }, principal, label.clone(), t);
+        root.hitl = hitl;
+        root.expires_at = ttl.map(|ttl| t + ttl as i64);
+        let root_id = root.grant_id;
+        s.grants.push(root.clone());
+        let mut out = json!({
+            "grant_id": root_id.to_string(),
+            "credential_id": connection_id.to_string(),
+        });
+        if let Some(agent_id) = agent {
+            let mut child = new_grant(
+                GrantKind::OAuth { connection_id },
+                Principal::Agent { agent_id },
+                label,
+                t,
+            );
+            child.parent_grant_id = Some(root_id);
+            child.depth = 1;
+            child.hitl = hitl;
+            child.expires_at = root.expires_at;
+            out["delegation_grant_id"] = json!(child.grant_id.to_string());
+            s.grants.push(child);
+        }
+        out
+    });
+    Ok(created(out))
+}
+
+fn grant_admin_json(s: &crate::state::State, g: &Grant) -> Value {
+    json!({
+        "grant_id": g.grant_id.to_string(),
+        "provider_id": s.grant_provider_id(g),
+        "parent_grant_id": g.parent_grant_id.map(|p| p.to_string()),
+        "label": g.label,
+        "expires_at": g.expires_at.map(rfc3339),
+        "revoked": g.revoked_at.is_some(),
+        "hitl": g.hitl,
+        "restricted": g.restricted,
+        "scope_mismatch": g.scope_mismatch,
+        "credential_revoked": s.grant_account(g).is_some_and(|c| c.revoked),
+        "last_used_at": g.last_used_at.map(rfc3339),
+    })
+}
+
+fn grant_id_arg(s: &crate::state::State, id: &str) -> ApiResult<Uuid> {
+    parse_uuid(id)
+        .filter(|g| s.grant(*g).is_some())
+        .ok_or_else(|| ApiError::not_found("grant_not_found", "no such grant"))
+}
+
+async fn get_grant(State(ctx): State<Arc<Ctx>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    ctx.store.read(|s| {
+        let gid = grant_id_arg(s, &id)?;
+        Ok(Json(grant_admin_json(s, s.grant(gid).expect("found"))))
+    })
+}
+
+async fn update_grant(
+    State(ctx): State<Arc<Ctx>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let map = json_object(&body)?;
+    // `expires_at` present and null clears the TTL; absent leaves it alone.
+    let expires_at = match map.get("expires_at") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(parse_rfc3339(s).ok_or_else(|| {
+            ApiError::validation("expires_at", "expires_at must be RFC 3339")
+        })?)),
+        Some(_) => return Err(ApiError::validation("expires_at", "expires_at must be RFC 3339 or null")),
+    };
+    let revoked = opt_bool(&map, "revoked")?;
+    let hitl = opt_bool(&map, "hitl")?;
+    let restricted = opt_bool(&map, "restricted")?;
+    let scope_mismatch = opt_bool(&map, "scope_mismatch")?;
+    let credential_revoked = opt_bool(&map, "credential_revoked")?;
+    let t = now();
+    ctx.store.write(|s| {
+        let gid = grant_id_arg(s, &id)?;
+        let g = s.grant_mut(gid).expect("found");
+        if let Some(e) = expires_at {
+            g.expires_at = e;
+        }
+        if let Some(r) = revoked {
+            g.revoked_at = if r { g.revoked_at.or(Some(t)) } else { None };
+        }
+        if let Some(h) = hitl {
+            g.hitl = h;
+        }
+        if let Some(r) = restricted {
+            g.restricted = r;
+        }
+        if let Some(m) = scope_mismatch {
+            g.scope_mismatch = m;
+        }
+        let connection = match g.kind {
+            GrantKind::OAuth { connection_id } => Some(connection_id),
+            GrantKind::ManagedSecret { .. } => None,
+        };
+        if let (Some(r), Some(c)) = (credential_revoked, connection.and_then(|c| s.connection_mut(c))) {
+            c.revoked = r;
+        }
+        Ok(Json(grant_admin_json(s, s.grant(gid).expect("found"))))
+    })
+}
+
+async fn get_approval(State(ctx): State<Arc<Ctx>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    ctx.store.read(|s| {
+        let a = parse_uuid(&id)
+            .and_then(|i| s.approval(i))
+            .ok_or_else(|| ApiError::not_found("approval_not_found", "approval not found"))?;
+        let mut out = status_json(a, now());
+        out["grant_id"] = json!(a.grant_id.to_string());
+        out["request"] = json!({
+            "method": a.request.method,
+            "url": a.request.url,
+            "reason": a.request.reason,
+            "context": a.request.context,
+        });
+        Ok(Json(out))
+    })
+}
+
+async fn decide_approval(
+    State(ctx): State<Arc<Ctx>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let map = json_object(&body)?;
+    let decision = opt_nonempty(&map, "decision")?
+        .ok_or_else(|| ApiError::validation("decision", "decision is required"))?;
+    let reason = opt_str(&map, "reason")?;
+    let id = parse_uuid(&id)
+        .ok_or_else(|| ApiError::not_found("approval_not_found", "approval not found"))?;
+    Ok(Json(decide(&ctx, id, &decision, reason).await?))
+}
+
+async fn audit(State(ctx): State<Arc<Ctx>>, RawQuery(q): RawQuery) -> Json<Value> {
+    let filters: Vec<(String, String)> = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let events = ctx.store.read(|s| {
+        s.audit
+            .iter()
+            .filter_map(|e| serde_json::to_value(e).ok())
+            .filter(|e| {
+                filters
+                    .iter()
+                    .all(|(k, v)| e.get(k).and_then(Value::as_str) == Some(v.as_str()))
+            })
+            .collect::<Vec<_>>()
+    });
+    Json(json!({ "events": events }))
+}
+
+async fn add_fault(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Json<Value>> {
+    let map = json_object(&body)?;
+    let path_prefix = opt_nonempty(&map, "path_prefix")?
+        .filter(|p| p.starts_with('/'))
+        .ok_or_else(|| ApiError::validation("path_prefix", "path_prefix must start with '/'"))?;
+    let count = opt_u64(&map, "count")?.unwrap_or(1);
+    let status = match opt_u64(&map, "status")? {
+        Some(s) if (200..=599).contains(&s) => Some(s as u16),
+        Some(_) => return Err(ApiError::validation("status", "status must be 200-599")),
+        None => None,
+    };
+    let retry_after = match map.get("retry_after") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err(ApiError::validation("retry_after", "retry_after must be a number or string")),
+    };
+    let fault = Fault {
+        path_prefix,
+        remaining: count.min(u64::from(u32::MAX)) as u32,
+        status,
+        delay_ms: opt_u64(&map, "delay_ms")?.unwrap_or(0),
+        drop: opt_bool(&map, "drop")?.unwrap_or(false),
+        retry_after,
+        body: map.get("body").filter(|b| !b.is_null()).cloned(),
+    };
+    if fault.status.is_none() && !fault.drop && fault.delay_ms == 0 {
+        return Err(ApiError::validation(
+            "status",
+            "a fault needs a status, drop or delay_ms",
+        ));
+    }
+    let pending = {
+        let mut faults = lock(&ctx.faults);
+        if fault.remaining > 0 {
+            faults.push(fault);
+        }
+        faults.len()
+    };
+    Ok(Json(json!({"ok": true, "pending_faults": pending})))
+}
+
+fn fault_json(f: &Fault) -> Value {
+    json!({
+        "path_prefix": f.path_prefix,
+        "remaining": f.remaining,
+        "status": f.status,
+        "delay_ms": f.delay_ms,
+        "drop": f.drop,
+        "retry_after": f.retry_after,
+    })
+}
+
+async fn list_faults(State(ctx): State<Arc<Ctx>>) -> Json<Value> {
+    let faults: Vec<Value> = lock(&ctx.faults).iter().map(fault_json).collect();
+    Json(json!({ "faults": faults }))
+}
+
+async fn clear_faults(State(ctx): State<Arc<Ctx>>) -> Json<Value> {
+    lock(&ctx.faults).clear();
+    Json(json!({"ok": true}))
+}
+
+fn key_admin_json(k: &ApiKey) -> Value {
+    json!({
+        "key_id": k.key_id.to_string(),
+        "agent_id": k.agent_id.map(|a| a.to_string()),
+        "key_type": k.key_type,
+        "name": k.name,
+        "key_prefix": k.key_prefix,
+        "scopes": k.scopes,
+        "rate_limit_rpm": k.rate_limit_rpm,
+        "expires_at": k.expires_at.map(rfc3339),
+        "deprecated_at": k.deprecated_at.map(rfc3339),
+        "revoked_at": k.revoked_at.map(rfc3339),
+    })
+}
+
+/// Adjusts one key, named by its plaintext (what a test holds) or its id.
+async fn update_key(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Json<Value>> {
+    let map = json_object(&body)?;
+    let by_hash = opt_nonempty(&map, "api_key")?.map(|k| sha256_hex(k.as_bytes()));
+    let by_id = opt_nonempty(&map, "key_id")?.and_then(|k| parse_uuid(&k));
+    let rate = match map.get("rate_limit_rpm") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => Some(Some(
+            v.as_u64()
+                .filter(|n| (1..=u64::from(u32::MAX)).contains(n))
+                .ok_or_else(|| ApiError::validation("rate_limit_rpm", "rate_limit_rpm must be a positive integer or null"))?
+                as u32,
+        )),
+    };
+    let scopes: Option<Vec<String>> = match map.get("scopes") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) if a.iter().all(Value::is_string) => {
+            Some(a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        }
+        Some(_) => return Err(ApiError::validation("scopes", "scopes must be a list of strings")),
+    };
+    let deprecated = opt_bool(&map, "deprecated")?;
+    let revoked = opt_bool(&map, "revoked")?;
+    let expires_at = match map.get("expires_at") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(parse_rfc3339(s).ok_or_else(|| {
+            ApiError::validation("expires_at", "expires_at must be RFC 3339")
+        })?)),
+        Some(_) => return Err(ApiError::validation("expires_at", "expires_at must be RFC 3339 or null")),
+    };
+    let t = now();
+    ctx.store.write(|s| {
+        let key = s
+            .keys
+            .iter_mut()
+            .find(|k| Some(&k.key_hash) == by_hash.as_ref() || Some(k.key_id) == by_id)
+            .ok_or_else(|| ApiError::not_found("key_not_found", "no such key"))?;
+        if let Some(r) = rate {
+            key.rate_limit_rpm = r;
+        }
+        if let Some(sc) = scopes {
+            key.scopes = sc;
+        }
+        if let Some(d) = deprecated {
+            key.deprecated_at = if d { key.deprecated_at.or(Some(t)) } else { None };
+        }
+        if let Some(r) = revoked {
+            key.revoked_at = if r { key.revoked_at.or(Some(t)) } else { None };
+        }
+        if let Some(e) = expires_at {
+            key.expires_at = e;
+        }
+        Ok(Json(key_admin_json(key)))
+    })
+}
+
+/// Sets what the SDK cannot: the per-agent rate limit, or a status (to
+/// reproduce races such as a revoked agent whose key is still live).
+async fn update_agent(
+    State(ctx): State<Arc<Ctx>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let map = json_object(&body)?;
+    let rate = match map.get("rate_limit_per_minute") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => Some(Some(
+            v.as_u64()
+                .filter(|n| (1..=u64::from(u32::MAX)).contains(n))
+                .ok_or_else(|| ApiError::validation("rate_limit_per_minute", "must be a positive integer or null"))?
+                as u32,
+        )),
+    };
+    let status = match opt_str(&map, "status")?.as_deref() {
+        None => None,
+        Some("active") => Some(AgentStatus::Active),
+        Some("inactive") => Some(AgentStatus::Inactive),
+        Some("revoked") => Some(AgentStatus::Revoked),
+        Some(_) => return Err(ApiError::validation("status", "status must be active, inactive or revoked")),
+    };
+    ctx.store.write(|s| {
+        let a = parse_uuid(&id)
+            .and_then(|i| s.agent_mut(i))
+            .ok_or_else(|| ApiError::not_found("agent_not_found", "no such agent"))?;
+        if let Some(r) = rate {
+            a.rate_limit_per_minute = r;
+        }
+        if let Some(st) = status {
+            if st != a.status {
+                a.status = st;
+                a.version += 1;
+            }
+        }
+        Ok(Json(agent_json(a)))
+    })
+}

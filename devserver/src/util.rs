@@ -1,0 +1,105 @@
+//! Small helpers shared by every module: clocks, timestamps, ids, digests.
+
+use sha2::{Digest, Sha256};
+use std::time::{SystemTime, UNIX_EPOCH};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Wall-clock Unix time in whole seconds.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Wall-clock Unix time in milliseconds (audit rows want sub-second order).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 UTC with a `Z` and no fraction: the shape the SDK's token
+/// contract accepts for `expires_at` and the models parse everywhere else.
+pub fn rfc3339(secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
+}
+
+/// RFC 3339 UTC with milliseconds, for audit timestamps.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| rfc3339(ms / 1000))
+}
+
+/// Parses an RFC 3339 timestamp (any offset) into Unix seconds.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// `n` random bytes as lower-case hex.
+pub fn random_hex(n: usize) -> String {
+    let bytes: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
+    hex::encode(bytes)
+}
+
+/// Parses a UUID the way path parameters arrive (any standard form); the
+/// server only ever emits the canonical lower-case hyphenated form.
+pub fn parse_uuid(s: &str) -> Option<Uuid> {
+    Uuid::parse_str(s.trim()).ok()
+}
+
+/// True for the canonical lower-case hyphenated form only.
+pub fn is_canonical_uuid(s: &str) -> bool {
+    Uuid::parse_str(s).is_ok_and(|u| u.to_string() == s)
+}
+
+/// Case-insensitive lookup of a header in an ordered list of pairs.
+pub fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Sets a header, first removing every case-insensitive duplicate so the
+/// provider never receives two competing values (the protocol's
+/// recommendation over the reference client's exact-key replacement).
+pub fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: String) {
+    headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    headers.push((name.to_string(), value));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(parse_rfc3339("1970-01-01T00:01:00+00:00"), Some(60));
+        assert_eq!(rfc3339_ms(1500), "1970-01-01T00:00:01.5Z");
+    }
+
+    #[test]
+    fn canonical_uuid_check() {
+        assert!(is_canonical_uuid("0b7e3f1a-5c2d-4e8f-9a10-1b2c3d4e5f60"));
+        assert!(!is_canonical_uuid("0B7E3F1A-5C2D-4E8F-9A10-1B2C3D4E5F60"));
+        assert!(!is_canonical_uuid("0b7e3f1a5c2d4e8f9a101b2c3d4e5f60"));
+    }
+}
