@@ -229,7 +229,7 @@ fn is_datetime(s: &str) -> bool {
 }
 
 fn is_standard_base64(s: &str) -> bool {
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return false;
     }
     let body = s.trim_end_matches('=');

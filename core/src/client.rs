@@ -298,7 +298,7 @@ impl Client {
 
     /// The latest rate-limit headers seen on any backend response.
     pub fn last_rate_limit(&self) -> Option<RateLimitSnapshot> {
-        self.shared.rate_limit.lock().unwrap().clone()
+        *self.shared.rate_limit.lock().unwrap()
     }
 
     /// The backend's retry metadata of the latest `request()`.

@@ -502,11 +502,17 @@ mod tests {
         let t = token(json!({
             "additional_injections": [{"target": "query_param", "key": "k", "value_source": "token"}]
         }));
+        // Exactly at the limit without the credential.
         let url = format!(
             "https://h/{}",
-            "a".repeat(provider_url::MAX_URL_LENGTH - 20)
+            "a".repeat(provider_url::MAX_URL_LENGTH - 10)
         );
-        let e = build(&t, &url, &[], None, &RequestBody::None).unwrap_err();
+        assert_eq!(url.len(), provider_url::MAX_URL_LENGTH);
+        let plain = token(json!({}));
+        assert!(build(&plain, &url, &[], None, &RequestBody::None).is_ok());
+        let Err(e) = build(&t, &url, &[], None, &RequestBody::None) else {
+            panic!("the query credential should push the URL over the limit");
+        };
         assert_eq!(e.kind(), "AlterValueError");
         assert_eq!(
             e.message(),
@@ -603,9 +609,20 @@ mod tests {
             &RequestBody::None,
         )
         .unwrap();
-        assert!(r.headers[0]
-            .1
-            .contains("/us-west-2/execute-api/aws4_request"));
+        let auth = &r
+            .headers
+            .iter()
+            .find(|(k, _)| k == "Authorization")
+            .unwrap()
+            .1;
+        assert!(
+            auth.contains("/us-west-2/execute-api/aws4_request"),
+            "{auth}"
+        );
+        assert_eq!(
+            r.headers[0],
+            ("HOST".to_string(), "api.example.com".to_string())
+        );
         assert_eq!(r.body, None);
         assert_eq!(r.url, "https://api.example.com/x");
 

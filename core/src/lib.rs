@@ -9,6 +9,7 @@
 //! carries the runtime calls ([`Client::request`], [`Client::proxy_request`],
 //! approvals) that both principals share.
 
+pub mod agents;
 pub mod approvals;
 pub mod audit;
 pub mod client;
@@ -30,6 +31,10 @@ pub mod token;
 pub(crate) mod transport;
 pub mod www_auth;
 
+pub use agents::{
+    AgentCreateResult, AgentInfo, AgentKey, AgentKeyList, AgentKeyMintResult, AgentListResult,
+    CreateAgent, UpdateAgent,
+};
 pub use approvals::{
     ApprovalGate, ApprovalGateStatus, ApprovalResult, ApprovalStatus, PendingApproval,
 };

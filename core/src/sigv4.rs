@@ -184,7 +184,7 @@ pub fn detect_service_region(host: &str) -> Option<(String, String)> {
         }
         // Shape 6: vpce-….SVC.REGION.vpce
         if let [vpce, svc, region, "vpce"] = labels[..] {
-            let id_ok = vpce.strip_prefix("vpce-").is_some_and(|id| is_svc(id));
+            let id_ok = vpce.strip_prefix("vpce-").is_some_and(is_svc);
             if id_ok && is_svc(svc) && is_region(region) {
                 return found(sign_name(fips(svc)), region);
             }

@@ -263,14 +263,10 @@ pub fn is_valid_rfc3339(s: &str) -> bool {
     ) else {
         return false;
     };
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
+    let Ok(month) = time::Month::try_from(month as u8) else {
+        return false;
     };
+    let month_days = u32::from(month.length(year as i32));
     if year == 0 || day == 0 || day > month_days || hour > 23 || min > 59 || sec > 59 {
         return false;
     }

@@ -289,7 +289,16 @@ impl Shared {
                     reply.attempts = attempt;
                     Ok(reply)
                 }
-                Err(f) => Err(f.into_error(call.site, &self.base_url)),
+                Err(f) => {
+                    let mut err = f.into_error(call.site, &self.base_url);
+                    if attempt > 1 {
+                        // Retries are part of what happened; say how many.
+                        err.base_mut()
+                            .details
+                            .insert("attempts".into(), attempt.into());
+                    }
+                    Err(err)
+                }
             };
         }
     }

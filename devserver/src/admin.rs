@@ -21,7 +21,9 @@ impl fmt::Display for AdminError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AdminError::Transport(e) => write!(f, "operator API request failed: {e}"),
-            AdminError::Status { status, body } => write!(f, "operator API answered {status}: {body}"),
+            AdminError::Status { status, body } => {
+                write!(f, "operator API answered {status}: {body}")
+            }
             AdminError::Decode(e) => write!(f, "operator API answer not understood: {e}"),
         }
     }
@@ -79,7 +81,12 @@ impl Admin {
     }
 
     /// Any operator call; returns the JSON answer (`null` for an empty body).
-    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, AdminError> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, AdminError> {
         let mut rb = self
             .http
             .request(method, format!("{}{path}", self.base_url))
@@ -99,7 +106,10 @@ impl Admin {
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         if status >= 400 {
-            return Err(AdminError::Status { status, body: value });
+            return Err(AdminError::Status {
+                status,
+                body: value,
+            });
         }
         Ok(value)
     }
@@ -115,7 +125,10 @@ impl Admin {
 
     /// `POST /_dev/managed-secrets` with the full body; returns the id.
     pub async fn create_managed_secret(&self, body: Value) -> Result<String, AdminError> {
-        field(&self.post("/_dev/managed-secrets", body).await?, "managed_secret_id")
+        field(
+            &self.post("/_dev/managed-secrets", body).await?,
+            "managed_secret_id",
+        )
     }
 
     /// A bearer-style managed secret with default injection.
@@ -125,7 +138,11 @@ impl Admin {
     }
 
     /// `POST /_dev/managed-secrets/{id}/grants` with the full body.
-    pub async fn create_managed_secret_grant(&self, managed_secret_id: &str, body: Value) -> Result<String, AdminError> {
+    pub async fn create_managed_secret_grant(
+        &self,
+        managed_secret_id: &str,
+        body: Value,
+    ) -> Result<String, AdminError> {
         let path = format!("/_dev/managed-secrets/{managed_secret_id}/grants");
         field(&self.post(&path, body).await?, "grant_id")
     }
@@ -137,8 +154,11 @@ impl Admin {
         agent_id: Option<&str>,
         label: &str,
     ) -> Result<String, AdminError> {
-        self.create_managed_secret_grant(managed_secret_id, json!({"agent_id": agent_id, "label": label}))
-            .await
+        self.create_managed_secret_grant(
+            managed_secret_id,
+            json!({"agent_id": agent_id, "label": label}),
+        )
+        .await
     }
 
     /// `POST /_dev/users`.
@@ -166,7 +186,12 @@ impl Admin {
 
     /// `POST /_dev/approvals/{id}/decision` (`approve`, `deny` or `expire`);
     /// returns the approval status after the decision (and execution).
-    pub async fn decide(&self, approval_id: &str, decision: &str, reason: Option<&str>) -> Result<Value, AdminError> {
+    pub async fn decide(
+        &self,
+        approval_id: &str,
+        decision: &str,
+        reason: Option<&str>,
+    ) -> Result<Value, AdminError> {
         self.post(
             &format!("/_dev/approvals/{approval_id}/decision"),
             json!({"decision": decision, "reason": reason}),

@@ -8,21 +8,18 @@
 use crate::auth::Auth;
 use crate::state::{Actor, AuditEvent};
 use crate::util::{now_ms, rfc3339_ms};
+use alter_core::audit::SENSITIVE_HEADERS;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-/// Header names removed from every stored request or response header map.
-pub const SENSITIVE_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "x-api-key",
-    "x-auth-token",
-    "x-amz-date",
-    "x-amz-content-sha256",
-    "x-amz-security-token",
-];
+/// Removed from stored headers on top of the SDK's own sensitive names
+/// (`alter_core::audit::SENSITIVE_HEADERS`): the server also sees headers
+/// the SDK never logs.
+const EXTRA_SENSITIVE: &[&str] = &["proxy-authorization"];
+
+fn sensitive(lower: &str) -> bool {
+    SENSITIVE_HEADERS.contains(&lower) || EXTRA_SENSITIVE.contains(&lower)
+}
 
 const REDACTED: &str = "[REDACTED]";
 
@@ -35,7 +32,7 @@ pub fn redact_header_map(headers: &Value, extra: &[String]) -> Value {
     let mut out = Map::new();
     for (k, v) in map {
         let lower = k.to_ascii_lowercase();
-        if SENSITIVE_HEADERS.contains(&lower.as_str()) || extra.contains(&lower) {
+        if sensitive(&lower) || extra.contains(&lower) {
             continue;
         }
         out.insert(k.clone(), v.clone());
@@ -73,12 +70,7 @@ pub fn scrub_event(ev: &mut AuditEvent, secrets: &[String]) {
     if secrets.is_empty() {
         return;
     }
-    for field in [
-        &mut ev.url,
-        &mut ev.reason,
-        &mut ev.method,
-        &mut ev.caller,
-    ] {
+    for field in [&mut ev.url, &mut ev.reason, &mut ev.method, &mut ev.caller] {
         if let Some(s) = field {
             let mut v = Value::String(std::mem::take(s));
             scrub(&mut v, secrets);
@@ -134,6 +126,9 @@ mod tests {
         assert_eq!(r, json!({"Accept": "a"}));
         let mut v = json!({"u": "https://x/?k=s3cr3t", "n": [1, "s3cr3t!"]});
         scrub(&mut v, &["s3cr3t".to_string()]);
-        assert_eq!(v, json!({"u": "https://x/?k=[REDACTED]", "n": [1, "[REDACTED]!"]}));
+        assert_eq!(
+            v,
+            json!({"u": "https://x/?k=[REDACTED]", "n": [1, "[REDACTED]!"]})
+        );
     }
 }

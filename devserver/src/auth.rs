@@ -394,9 +394,12 @@ fn authenticate(
             "X-Alter-Timestamp, X-Alter-Nonce, X-Alter-Content-SHA256 and X-Alter-Signature are required",
         ));
     }
-    let ts_num: i64 = ts
-        .parse()
-        .map_err(|_| unauthorized("invalid_timestamp", "X-Alter-Timestamp must be Unix seconds"))?;
+    let ts_num: i64 = ts.parse().map_err(|_| {
+        unauthorized(
+            "invalid_timestamp",
+            "X-Alter-Timestamp must be Unix seconds",
+        )
+    })?;
     if (t - ts_num).abs() > TIMESTAMP_WINDOW_SECS {
         return Err(unauthorized(
             "stale_timestamp",
@@ -451,7 +454,11 @@ fn authenticate(
     let caller_type = (!caller_type_hdr.is_empty()).then(|| caller_type_hdr.to_string());
     if let Some(c) = &caller {
         if !valid_caller(c) {
-            return Err(ApiError::new(400, "invalid_caller", "X-Alter-Caller is malformed"));
+            return Err(ApiError::new(
+                400,
+                "invalid_caller",
+                "X-Alter-Caller is malformed",
+            ));
         }
     }
     if let Some(ct) = &caller_type {
@@ -499,9 +506,10 @@ fn authenticate(
         .rate_limit_rpm
         .map(|l| (format!("key:{}", key.key_id), l))
         .or_else(|| {
-            agent
-                .as_ref()
-                .and_then(|a| a.rate_limit_per_minute.map(|l| (format!("agent:{}", a.id), l)))
+            agent.as_ref().and_then(|a| {
+                a.rate_limit_per_minute
+                    .map(|l| (format!("agent:{}", a.id), l))
+            })
         });
     if let Some((bucket, limit)) = limit {
         let window_start = t - t.rem_euclid(60);
@@ -534,9 +542,7 @@ fn authenticate(
     }
     if let Some(a) = &agent {
         match a.status {
-            AgentStatus::Revoked => {
-                return Err(unauthorized("agent_revoked", "Agent is revoked"))
-            }
+            AgentStatus::Revoked => return Err(unauthorized("agent_revoked", "Agent is revoked")),
             AgentStatus::Inactive if !PAUSED_AGENT_EXEMPT.contains(&path) => {
                 return Err(unauthorized("agent_inactive", "Agent is inactive")
                     .with("hint", "The agent is paused; resume it to call this route."))
@@ -617,7 +623,13 @@ mod tests {
 
     #[test]
     fn key_rows_derive_the_spec_signing_key() {
-        let row = key_row("alter_rk_pycdybk377oxtzq6svizx3_a5u5gr", None, "rk", "k".into(), &[]);
+        let row = key_row(
+            "alter_rk_pycdybk377oxtzq6svizx3_a5u5gr",
+            None,
+            "rk",
+            "k".into(),
+            &[],
+        );
         assert_eq!(
             row.signing_key,
             "47413b5c3ca9afdd23a78c7d5d11cdf7a5f22415c13ba14e29a3abc5b243f4b7"
@@ -647,7 +659,10 @@ mod tests {
         let ok = URL_SAFE_NO_PAD.encode(r#"{"rule_type":"json_match","rule_body":{}}"#);
         assert!(parse_rule(&ok).is_ok());
         let unknown = URL_SAFE_NO_PAD.encode(r#"{"rule_type":"x","rule_body":{}}"#);
-        assert_eq!(parse_rule(&unknown).unwrap_err().code(), "invalid_request_rule");
+        assert_eq!(
+            parse_rule(&unknown).unwrap_err().code(),
+            "invalid_request_rule"
+        );
         assert!(parse_rule("!!").is_err());
         assert!(parse_rule(&"a".repeat(4097)).is_err());
     }

@@ -4,6 +4,7 @@ use crate::faults::Fault;
 use crate::state::Store;
 use crate::ServerInfo;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use tokio::sync::watch;
 
@@ -59,6 +60,25 @@ pub struct Ctx {
     /// Outbound client for proxied provider calls: redirects are never
     /// followed (a 3xx is captured and returned as the provider's answer).
     pub http: reqwest::Client,
+    /// Long polls currently held, reported by `/_dev/health` so tests can
+    /// wait for a poll to be parked before acting.
+    pub held_polls: AtomicUsize,
+}
+
+/// Counts a held long poll for as long as it lives.
+pub struct HeldPoll<'a>(&'a AtomicUsize);
+
+impl<'a> HeldPoll<'a> {
+    pub fn new(counter: &'a AtomicUsize) -> HeldPoll<'a> {
+        counter.fetch_add(1, Ordering::SeqCst);
+        HeldPoll(counter)
+    }
+}
+
+impl Drop for HeldPoll<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

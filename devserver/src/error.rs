@@ -78,7 +78,10 @@ pub fn json_object(body: &[u8]) -> ApiResult<Map<String, Value>> {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::validation("body", "body must be a JSON object")),
         Err(_) if body.is_empty() => Err(ApiError::validation("body", "a JSON body is required")),
-        Err(e) => Err(ApiError::validation("body", format!("body is not valid JSON: {e}"))),
+        Err(e) => Err(ApiError::validation(
+            "body",
+            format!("body is not valid JSON: {e}"),
+        )),
     }
 }
 
@@ -87,7 +90,10 @@ pub fn opt_str(map: &Map<String, Value>, field: &str) -> ApiResult<Option<String
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::validation(field, format!("{field} must be a string"))),
+        Some(_) => Err(ApiError::validation(
+            field,
+            format!("{field} must be a string"),
+        )),
     }
 }
 
@@ -107,7 +113,10 @@ pub fn opt_bool(map: &Map<String, Value>, field: &str) -> ApiResult<Option<bool>
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(ApiError::validation(field, format!("{field} must be a boolean"))),
+        Some(_) => Err(ApiError::validation(
+            field,
+            format!("{field} must be a boolean"),
+        )),
     }
 }
 

@@ -84,7 +84,10 @@ pub async fn middleware(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -
         )
             .into_response(),
     };
-    if let Some(ra) = fault.retry_after.and_then(|r| HeaderValue::from_str(&r).ok()) {
+    if let Some(ra) = fault
+        .retry_after
+        .and_then(|r| HeaderValue::from_str(&r).ok())
+    {
         resp.headers_mut().insert("retry-after", ra);
     }
     resp

@@ -28,7 +28,8 @@ pub fn sign(secret: &[u8], claims: &Value) -> String {
 /// The error text is for the 401 message and never echoes the token.
 pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<Map<String, Value>, &'static str> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err("user_token is not a compact JWT");
     };

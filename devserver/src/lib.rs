@@ -89,9 +89,8 @@ impl DevServer {
     pub fn start(opts: ServerOptions) -> io::Result<DevServer> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<ServerInfo>>();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("alter-dev".into())
-            .spawn(move || -> io::Result<()> {
+        let thread = std::thread::Builder::new().name("alter-dev".into()).spawn(
+            move || -> io::Result<()> {
                 let rt = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
                     .thread_name("alter-dev-worker")
@@ -112,7 +111,8 @@ impl DevServer {
                     })
                     .await
                 })
-            })?;
+            },
+        )?;
         let info = ready_rx
             .recv()
             .map_err(|_| io::Error::other("alter-dev thread exited during start-up"))??;

@@ -4,8 +4,8 @@
 
 use crate::auth::Who;
 use crate::error::{ApiError, ApiResult};
-use crate::state::{Grant, GrantKind, Principal, SecretMaterial, State};
-use crate::util::{rfc3339, set_header};
+use crate::state::{Grant, GrantKind, ManagedSecret, Principal, SecretMaterial, State};
+use crate::util::rfc3339;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -110,7 +110,9 @@ pub fn reach_by_id(s: &State, who: Who, grant_id: &str) -> ApiResult<Uuid> {
             // grants nothing the agent does not already hold (inferred).
             s.grants
                 .iter()
-                .find(|c| c.parent_grant_id == Some(gid) && agent_holds(c, a) && c.revoked_at.is_none())
+                .find(|c| {
+                    c.parent_grant_id == Some(gid) && agent_holds(c, a) && c.revoked_at.is_none()
+                })
                 .map(|c| c.grant_id)
                 .ok_or_else(|| {
                     grant_not_found("grant not found, or not delegated to this agent")
@@ -163,9 +165,11 @@ pub fn resolve(s: &State, who: Who, q: &Lookup, now: i64) -> ApiResult<Uuid> {
 }
 
 fn by_provider(s: &State, who: Who, q: &Lookup, provider: &str, now: i64) -> ApiResult<Uuid> {
-    let app_user = q
-        .user
-        .or_else(|| q.app_user_id.as_deref().and_then(|u| Uuid::parse_str(u).ok()));
+    let app_user = q.user.or_else(|| {
+        q.app_user_id
+            .as_deref()
+            .and_then(|u| Uuid::parse_str(u).ok())
+    });
     if q.app_user_id.is_some() && app_user.is_none() {
         // An app_user_id that is not one of ours matches nothing.
         return Err(no_match(who, provider, q));
@@ -227,10 +231,16 @@ fn no_match(who: Who, provider: &str, q: &Lookup) -> ApiError {
         )
         .with("provider_id", provider)
         .with("agent_id", a.to_string())
-        .with("app_user_id", q.app_user_id.clone().or(q.user.map(|u| u.to_string()))),
+        .with(
+            "app_user_id",
+            q.app_user_id.clone().or(q.user.map(|u| u.to_string())),
+        ),
         Who::Operator => grant_not_found("no grant matches this provider")
             .with("provider_id", provider)
-            .with("app_user_id", q.app_user_id.clone().or(q.user.map(|u| u.to_string()))),
+            .with(
+                "app_user_id",
+                q.app_user_id.clone().or(q.user.map(|u| u.to_string())),
+            ),
     }
 }
 
@@ -251,7 +261,10 @@ fn ambiguous(s: &State, who: Who, live: &[&Grant], provider: &str, q: &Lookup) -
         .collect();
     let mut accounts: Vec<String> = live
         .iter()
-        .filter_map(|g| s.grant_account(g).and_then(|c| c.account_identifier.clone()))
+        .filter_map(|g| {
+            s.grant_account(g)
+                .and_then(|c| c.account_identifier.clone())
+        })
         .collect();
     accounts.dedup();
     let mut users: Vec<String> = live
@@ -267,11 +280,16 @@ fn ambiguous(s: &State, who: Who, live: &[&Grant], provider: &str, q: &Lookup) -
     )
     .with("provider_id", provider)
     .with("candidates", candidates)
-    .with("account_identifiers", if agent_caller { vec![] } else { accounts })
+    .with(
+        "account_identifiers",
+        if agent_caller { vec![] } else { accounts },
+    )
     .with("app_user_ids", users)
     .with(
         "grant_ids",
-        live.iter().map(|g| g.grant_id.to_string()).collect::<Vec<_>>(),
+        live.iter()
+            .map(|g| g.grant_id.to_string())
+            .collect::<Vec<_>>(),
     )
     .with("account_was_provided", q.account.is_some())
 }
@@ -292,7 +310,6 @@ pub struct Contract {
     pub injection_format: String,
     pub additional_credentials: Option<Map<String, Value>>,
     pub additional_injections: Option<Value>,
-    pub is_oauth: bool,
 }
 
 fn chain_expiry(s: &State, g: &Grant) -> Option<i64> {
@@ -340,71 +357,83 @@ pub fn contract(s: &State, gid: Uuid) -> ApiResult<Contract> {
                 injection_format: "Bearer {token}".into(),
                 additional_credentials: None,
                 additional_injections: None,
-                is_oauth: true,
             })
         }
         GrantKind::ManagedSecret { managed_secret_id } => {
             let m = s
                 .managed_secret(*managed_secret_id)
                 .ok_or_else(|| ApiError::internal("grant has no managed secret"))?;
-            let (access_token, header, format, creds) = match &m.material {
-                SecretMaterial::Token { value } => (
-                    value.clone(),
-                    m.injection_header.clone().unwrap_or_else(|| "Authorization".into()),
-                    m.injection_format.clone().unwrap_or_else(|| "Bearer {token}".into()),
-                    m.additional_credentials.clone(),
-                ),
-                SecretMaterial::Aws {
-                    access_key_id,
-                    secret_access_key,
-                    session_token,
-                    region,
-                    service,
-                } => {
-                    // Always sent for AWS: without it the SDK would inject the
-                    // literal format instead of signing (requests.md §6.1).
-                    let mut creds = Map::new();
-                    creds.insert("secret_key".into(), json!(secret_access_key));
-                    for (k, v) in [
-                        ("region", region),
-                        ("service", service),
-                        ("session_token", session_token),
-                    ] {
-                        if let Some(v) = v {
-                            creds.insert(k.into(), json!(v));
-                        }
-                    }
-                    (
-                        access_key_id.clone(),
-                        "Authorization".to_string(),
-                        "AWS4-HMAC-SHA256".to_string(),
-                        Some(creds),
-                    )
-                }
-            };
-            Ok(Contract {
-                access_token,
-                grant_id: gid,
-                provider_id: m.provider_id.clone(),
-                scopes: Vec::new(),
-                expires_at: grant_exp,
-                token_generation: None,
-                scope_mismatch: g.scope_mismatch,
-                injection_header: header,
-                injection_format: format,
-                additional_credentials: creds,
-                additional_injections: m.additional_injections.clone(),
-                is_oauth: false,
-            })
+            Ok(managed_contract(m, gid, grant_exp, g.scope_mismatch))
         }
     }
 }
 
-impl Contract {
-    pub fn is_aws(&self) -> bool {
-        self.injection_format.starts_with("AWS4-HMAC-SHA256")
+/// The contract of a managed-secret grant (requests.md §14.3).
+pub fn managed_contract(
+    m: &ManagedSecret,
+    grant_id: Uuid,
+    expires_at: Option<i64>,
+    scope_mismatch: bool,
+) -> Contract {
+    let (access_token, header, format, creds) = match &m.material {
+        SecretMaterial::Token { value } => (
+            value.clone(),
+            m.injection_header
+                .clone()
+                .unwrap_or_else(|| "Authorization".into()),
+            m.injection_format
+                .clone()
+                .unwrap_or_else(|| "Bearer {token}".into()),
+            m.additional_credentials.clone(),
+        ),
+        SecretMaterial::Aws {
+            access_key_id,
+            secret_access_key,
+            session_token,
+            region,
+            service,
+        } => {
+            // Always sent for AWS: without it the SDK would inject the
+            // literal format instead of signing (requests.md §6.1).
+            let mut creds = Map::new();
+            creds.insert("secret_key".into(), json!(secret_access_key));
+            for (k, v) in [
+                ("region", region),
+                ("service", service),
+                ("session_token", session_token),
+            ] {
+                if let Some(v) = v {
+                    creds.insert(k.into(), json!(v));
+                }
+            }
+            (
+                access_key_id.clone(),
+                "Authorization".to_string(),
+                "AWS4-HMAC-SHA256".to_string(),
+                Some(creds),
+            )
+        }
+    };
+    Contract {
+        access_token,
+        grant_id,
+        provider_id: m.provider_id.clone(),
+        scopes: Vec::new(),
+        expires_at,
+        token_generation: None,
+        scope_mismatch,
+        injection_header: header,
+        injection_format: format,
+        additional_credentials: creds,
+        // SigV4 ignores injection rules, so none are sent for AWS.
+        additional_injections: match m.material {
+            SecretMaterial::Token { .. } => m.additional_injections.clone(),
+            SecretMaterial::Aws { .. } => None,
+        },
     }
+}
 
+impl Contract {
     /// The `/sdk/token` response body (requests.md §4.1).
     pub fn to_json(&self, now: i64) -> Value {
         let mut out = Map::new();
@@ -450,49 +479,14 @@ impl Contract {
         out
     }
 
-    /// Applies header and query injection the way the SDK does in retrieve
-    /// mode (requests.md §5), for a proxied call.
-    pub fn inject(&self, headers: &mut Vec<(String, String)>, query: &mut Vec<(String, String)>) {
-        let value = self.injection_format.replacen("{token}", &self.access_token, 1);
-        set_header(headers, &self.injection_header, value);
-        let Some(rules) = self.additional_injections.as_ref().and_then(Value::as_array) else {
-            return;
-        };
-        for rule in rules {
-            let (Some(target), Some(key), Some(source)) = (
-                rule.get("target").and_then(Value::as_str),
-                rule.get("key").and_then(Value::as_str),
-                rule.get("value_source").and_then(Value::as_str),
-            ) else {
-                continue;
-            };
-            let value = if source == "token" {
-                Some(self.access_token.clone())
-            } else {
-                source
-                    .strip_prefix("additional_credentials.")
-                    .and_then(|f| self.additional_credentials.as_ref()?.get(f))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            };
-            let Some(value) = value.filter(|v| !v.is_empty()) else {
-                continue;
-            };
-            match target {
-                "header" => set_header(headers, key, value),
-                "query_param" => {
-                    query.retain(|(k, _)| k != key);
-                    query.push((key.to_string(), value));
-                }
-                _ => {}
-            }
-        }
-    }
-
     /// Header names whose values carry this credential.
     pub fn credential_headers(&self) -> Vec<String> {
         let mut out = vec![self.injection_header.to_ascii_lowercase()];
-        if let Some(rules) = self.additional_injections.as_ref().and_then(Value::as_array) {
+        if let Some(rules) = self
+            .additional_injections
+            .as_ref()
+            .and_then(Value::as_array)
+        {
             for r in rules {
                 if r.get("target").and_then(Value::as_str) == Some("header") {
                     if let Some(k) = r.get("key").and_then(Value::as_str) {
@@ -505,166 +499,11 @@ impl Contract {
     }
 }
 
-/// The 22 header names the SDK refuses as injection targets (requests.md §4.2).
-const FORBIDDEN_INJECTION: &[&str] = &[
-    "host",
-    "content-length",
-    "content-type",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "cookie",
-    "set-cookie",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-real-ip",
-    "x-http-method-override",
-    "x-method-override",
-    "www-authenticate",
-    "strict-transport-security",
-    "content-security-policy",
-];
-
-fn valid_header_name(h: &str, max: usize) -> bool {
-    let b = h.as_bytes();
-    !b.is_empty()
-        && b.len() <= max
-        && b[0].is_ascii_alphabetic()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-        && !FORBIDDEN_INJECTION.contains(&h.to_ascii_lowercase().as_str())
-}
-
-/// Checks managed-secret injection settings against the client's token
-/// contract (requests.md §4.1–§4.3), so a misconfigured secret is refused
-/// when created instead of failing every later SDK call.
-pub fn validate_injection(
-    header: Option<&str>,
-    format: Option<&str>,
-    creds: Option<&Map<String, Value>>,
-    injections: Option<&Value>,
-) -> Result<(), String> {
-    if let Some(h) = header {
-        if !valid_header_name(h, 60) {
-            return Err(format!("injection_header '{h}' is not an allowed header name"));
-        }
-    }
-    if let Some(f) = format {
-        if f.len() > 200 || f.contains(['\r', '\n', '\0']) {
-            return Err("injection_format must be at most 200 characters without CR, LF or NUL".into());
-        }
-        if !f.contains("{token}") && !f.starts_with("AWS4-HMAC-SHA256") {
-            return Err("injection_format must contain {token}".into());
-        }
-    }
-    if let Some(c) = creds {
-        if c.len() > 10 {
-            return Err("at most 10 additional_credentials".into());
-        }
-        for (k, v) in c {
-            let ok = k.chars().count() <= 50
-                && v.as_str().is_some_and(|s| {
-                    !s.trim().is_empty() && s.chars().count() <= 8192 && !s.contains(['\r', '\n', '\0'])
-                });
-            if !ok {
-                return Err(format!("additional_credentials['{k}'] is not a valid value"));
-            }
-        }
-    }
-    if let Some(inj) = injections {
-        let rules = inj
-            .as_array()
-            .ok_or("additional_injections must be an array")?;
-        if rules.len() > 10 {
-            return Err("at most 10 additional_injections".into());
-        }
-        for r in rules {
-            let obj = r.as_object().ok_or("each injection rule must be an object")?;
-            if obj.len() != 3 {
-                return Err("an injection rule has exactly target, key and value_source".into());
-            }
-            let target = obj.get("target").and_then(Value::as_str).unwrap_or("");
-            let key = obj.get("key").and_then(Value::as_str).unwrap_or("");
-            let source = obj.get("value_source").and_then(Value::as_str).unwrap_or("");
-            let key_ok = !key.is_empty()
-                && key.len() <= 100
-                && key.as_bytes()[0].is_ascii_alphabetic()
-                && key
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
-            let target_ok = match target {
-                "header" => key_ok && !FORBIDDEN_INJECTION.contains(&key.to_ascii_lowercase().as_str()),
-                "query_param" => key_ok,
-                _ => false,
-            };
-            let source_ok = source.len() <= 100
-                && (source == "token"
-                    || source.strip_prefix("additional_credentials.").is_some_and(|f| {
-                        f.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
-                            && f.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
-                    }));
-            if !target_ok || !source_ok {
-                return Err(format!("injection rule {r} is invalid"));
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn injection_validation_follows_the_contract() {
-        assert!(validate_injection(Some("x-api-key"), Some("{token}"), None, None).is_ok());
-        assert!(validate_injection(Some("Host"), None, None, None).is_err());
-        assert!(validate_injection(Some("x_key"), None, None, None).is_err());
-        assert!(validate_injection(None, Some("Token"), None, None).is_err());
-        assert!(validate_injection(None, Some("AWS4-HMAC-SHA256"), None, None).is_ok());
-        let rules = json!([{"target":"query_param","key":"api_key","value_source":"token"}]);
-        assert!(validate_injection(None, None, None, Some(&rules)).is_ok());
-        let bad = json!([{"target":"header","key":"Cookie","value_source":"token"}]);
-        assert!(validate_injection(None, None, None, Some(&bad)).is_err());
-    }
-
-    #[test]
-    fn injection_replaces_case_insensitively_and_applies_rules() {
-        let mut creds = Map::new();
-        creds.insert("account_id".into(), json!("AC1"));
-        let c = Contract {
-            access_token: "tok".into(),
-            grant_id: Uuid::nil(),
-            provider_id: "p".into(),
-            scopes: vec![],
-            expires_at: None,
-            token_generation: None,
-            scope_mismatch: false,
-            injection_header: "Authorization".into(),
-            injection_format: "Token {token} {token}".into(),
-            additional_credentials: Some(creds),
-            additional_injections: Some(json!([
-                {"target":"header","key":"X-Account","value_source":"additional_credentials.account_id"},
-                {"target":"query_param","key":"k","value_source":"token"},
-                {"target":"header","key":"X-Missing","value_source":"additional_credentials.nope"}
-            ])),
-            is_oauth: false,
-        };
-        let mut h = vec![("authorization".to_string(), "caller".to_string())];
-        let mut q = vec![("k".to_string(), "old".to_string())];
-        c.inject(&mut h, &mut q);
-        assert_eq!(
-            h,
-            vec![
-                ("Authorization".to_string(), "Token tok {token}".to_string()),
-                ("X-Account".to_string(), "AC1".to_string())
-            ]
-        );
-        assert_eq!(q, vec![("k".to_string(), "tok".to_string())]);
-    }
+/// Checks a would-be credential against the SDK's own token contract (the
+/// core's parser), so a misconfigured managed secret is refused when it is
+/// created instead of failing every later SDK call.
+pub fn validate_contract(c: &Contract) -> Result<(), String> {
+    alter_core::token::parse_token_response(c.to_json(0).to_string().as_bytes(), None)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }

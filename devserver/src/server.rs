@@ -114,6 +114,7 @@ pub async fn bind(opts: &ServerOptions) -> io::Result<Bound> {
         approvals,
         shutdown: shutdown_rx,
         http,
+        held_polls: Default::default(),
     });
     let persist = persist.map(|f| (f, bootstrap));
     if let Some((file, b)) = &persist {
@@ -145,7 +146,10 @@ async fn save(ctx: &Ctx, file: &Arc<StateFile>, bootstrap: &Bootstrap) {
 
 /// Serves until `shutdown` resolves, then drains connections, ends held long
 /// polls and writes the state one last time.
-pub async fn serve(bound: Bound, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+pub async fn serve(
+    bound: Bound,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     let Bound {
         listener,
         ctx,

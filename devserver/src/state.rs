@@ -145,8 +145,12 @@ pub struct OAuthConnection {
 #[serde(tag = "grant_kind", rename_all = "snake_case")]
 pub enum GrantKind {
     #[serde(rename = "oauth")]
-    OAuth { connection_id: Uuid },
-    ManagedSecret { managed_secret_id: Uuid },
+    OAuth {
+        connection_id: Uuid,
+    },
+    ManagedSecret {
+        managed_secret_id: Uuid,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

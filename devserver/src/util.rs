@@ -69,22 +69,6 @@ pub fn is_canonical_uuid(s: &str) -> bool {
     Uuid::parse_str(s).is_ok_and(|u| u.to_string() == s)
 }
 
-/// Case-insensitive lookup of a header in an ordered list of pairs.
-pub fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-/// Sets a header, first removing every case-insensitive duplicate so the
-/// provider never receives two competing values (the protocol's
-/// recommendation over the reference client's exact-key replacement).
-pub fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: String) {
-    headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
-    headers.push((name.to_string(), value));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

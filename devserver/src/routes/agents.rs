@@ -128,10 +128,8 @@ fn parse_scopes(v: Option<&Value>) -> ApiResult<Option<Map<String, Value>>> {
         }
         let items_ok = list.as_array().is_some_and(|a| {
             !a.is_empty()
-                && a.iter().all(|i| {
-                    i.as_str()
-                        .is_some_and(|s| !s.is_empty() && s.trim() == s)
-                })
+                && a.iter()
+                    .all(|i| i.as_str().is_some_and(|s| !s.is_empty() && s.trim() == s))
         });
         if k.is_empty() || k.trim() != k || !items_ok {
             return Err(ApiError::validation(
@@ -147,7 +145,10 @@ fn opt_object(map: &Map<String, Value>, field: &str) -> ApiResult<Option<Map<Str
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(o)) => Ok(Some(o.clone())),
-        Some(_) => Err(ApiError::validation(field, format!("{field} must be an object"))),
+        Some(_) => Err(ApiError::validation(
+            field,
+            format!("{field} must be an object"),
+        )),
     }
 }
 
@@ -157,7 +158,8 @@ fn canonical(v: &Value) -> String {
     fn sort(v: &Value) -> Value {
         match v {
             Value::Object(m) => {
-                let sorted: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, sort(v))).collect();
+                let sorted: BTreeMap<&String, Value> =
+                    m.iter().map(|(k, v)| (k, sort(v))).collect();
                 let mut out = Map::new();
                 for (k, v) in sorted {
                     out.insert(k.clone(), v);
@@ -201,7 +203,10 @@ pub async fn create(
     };
     let kind = opt_str(&map, "type")?.unwrap_or_else(|| "agent".into());
     if kind != "agent" && kind != "service" {
-        return Err(ApiError::validation("type", "type must be 'agent' or 'service'"));
+        return Err(ApiError::validation(
+            "type",
+            "type must be 'agent' or 'service'",
+        ));
     }
     let scopes = parse_scopes(map.get("scopes"))?;
     let metadata = opt_object(&map, "metadata")?.unwrap_or_default();
@@ -248,8 +253,7 @@ pub async fn create(
                 return Ok((StatusCode::OK, Json(out)).into_response());
             }
         }
-        if s
-            .agents
+        if s.agents
             .iter()
             .any(|a| a.name == name && a.status != AgentStatus::Revoked)
         {
@@ -298,7 +302,13 @@ fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn query_int(pairs: &[(String, String)], name: &str, default: i64, min: i64, max: i64) -> ApiResult<i64> {
+fn query_int(
+    pairs: &[(String, String)],
+    name: &str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> ApiResult<i64> {
     match pairs.iter().find(|(k, _)| k == name) {
         None => Ok(default),
         Some((_, v)) => v
@@ -323,7 +333,10 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     operator(&auth, "agents:read")?;
     let pairs = query_pairs(q.as_deref());
-    let name = pairs.iter().find(|(k, _)| k == "name").map(|(_, v)| v.clone());
+    let name = pairs
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.clone());
     let include_revoked = pairs
         .iter()
         .any(|(k, v)| k == "include_revoked" && v == "true");
@@ -558,7 +571,9 @@ pub async fn revoke_key(
             let target = parse_uuid(&key_id);
             s.keys
                 .iter()
-                .filter(|k| k.agent_id == Some(agent) && k.revoked_at.is_none() && Some(k.key_id) != target)
+                .filter(|k| {
+                    k.agent_id == Some(agent) && k.revoked_at.is_none() && Some(k.key_id) != target
+                })
                 .count()
         };
         let key = agent_key_mut(s, agent, &key_id)?;
@@ -576,7 +591,13 @@ pub async fn revoke_key(
     })
 }
 
-fn set_deprecated(ctx: &Ctx, auth: &Auth, id: &str, key_id: &str, on: bool) -> ApiResult<Json<Value>> {
+fn set_deprecated(
+    ctx: &Ctx,
+    auth: &Auth,
+    id: &str,
+    key_id: &str,
+    on: bool,
+) -> ApiResult<Json<Value>> {
     operator(auth, "agents:write")?;
     let t = now();
     ctx.store.write(|s| {

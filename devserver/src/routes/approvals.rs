@@ -3,7 +3,7 @@
 
 use crate::audit::event;
 use crate::auth::{Auth, Who};
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, HeldPoll};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::proxy::{execute, result_json};
 use crate::state::{Approval, ApprovalStatus, State as VaultState};
@@ -70,8 +70,12 @@ fn parse_wait(query: Option<&str>) -> ApiResult<u64> {
                 .ok()
                 .filter(|w| *w <= MAX_WAIT_SECS)
                 .ok_or_else(|| {
-                    ApiError::new(422, "validation_error", "wait must be an integer from 0 to 25")
-                        .with("loc", vec!["query", "wait"])
+                    ApiError::new(
+                        422,
+                        "validation_error",
+                        "wait must be an integer from 0 to 25",
+                    )
+                    .with("loc", vec!["query", "wait"])
                 })?;
         }
     }
@@ -94,7 +98,16 @@ pub async fn status(
         })
     };
     let (initial, expires_at) = read(&ctx);
-    if wait > 0 {
+    // A terminal status will not change again: answer at once.
+    let terminal = matches!(
+        initial,
+        ApprovalStatus::Denied
+            | ApprovalStatus::Expired
+            | ApprovalStatus::Executed
+            | ApprovalStatus::Failed
+    );
+    if wait > 0 && !terminal {
+        let _held = HeldPoll::new(&ctx.held_polls);
         let deadline = Instant::now() + Duration::from_secs(wait);
         let mut changes = ctx.approvals.subscribe();
         loop {

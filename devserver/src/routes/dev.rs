@@ -6,7 +6,7 @@
 use crate::ctx::{lock, Ctx};
 use crate::error::{json_object, opt_bool, opt_nonempty, opt_str, opt_u64, ApiError, ApiResult};
 use crate::faults::Fault;
-use crate::resolve::validate_injection;
+use crate::resolve::{managed_contract, validate_contract};
 use crate::routes::agents::agent_json;
 use crate::routes::approvals::{decide, status_json};
 use crate::state::{
@@ -74,7 +74,11 @@ async fn admin_auth(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Re
 }
 
 async fn health(State(ctx): State<Arc<Ctx>>) -> Json<Value> {
-    Json(json!({"status": "ok", "app_id": ctx.info.app_id}))
+    Json(json!({
+        "status": "ok",
+        "app_id": ctx.info.app_id,
+        "held_long_polls": ctx.held_polls.load(std::sync::atomic::Ordering::SeqCst),
+    }))
 }
 
 fn created(v: Value) -> Response {
@@ -85,14 +89,18 @@ fn created(v: Value) -> Response {
 fn valid_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 50
-        && s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        && s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
 }
 
 fn string_map(v: Option<&Value>, field: &str) -> ApiResult<Option<Map<String, Value>>> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) if m.values().all(Value::is_string) => Ok(Some(m.clone())),
-        Some(_) => Err(ApiError::validation(field, format!("{field} must map names to strings"))),
+        Some(_) => Err(ApiError::validation(
+            field,
+            format!("{field} must map names to strings"),
+        )),
     }
 }
 
@@ -128,16 +136,34 @@ async fn create_managed_secret(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiR
     };
     let injection_header = opt_nonempty(&map, "injection_header")?;
     let injection_format = opt_nonempty(&map, "injection_format")?;
-    let additional_credentials = string_map(map.get("additional_credentials"), "additional_credentials")?;
-    let additional_injections = map.get("additional_injections").filter(|v| !v.is_null()).cloned();
-    validate_injection(
-        injection_header.as_deref(),
-        injection_format.as_deref(),
-        additional_credentials.as_ref(),
-        additional_injections.as_ref(),
-    )
-    .map_err(|m| ApiError::validation("injection", m))?;
+    let additional_credentials =
+        string_map(map.get("additional_credentials"), "additional_credentials")?;
+    let additional_injections = map
+        .get("additional_injections")
+        .filter(|v| !v.is_null())
+        .cloned();
     let hitl = opt_bool(&map, "hitl")?.unwrap_or(false);
+    let id = Uuid::new_v4();
+    let secret = ManagedSecret {
+        managed_secret_id: id,
+        slug: slug.clone(),
+        provider_id,
+        name,
+        material,
+        injection_header,
+        injection_format,
+        additional_injections,
+        additional_credentials,
+        hitl,
+        created_at: now(),
+    };
+    // Refuse now what the SDK's token contract would refuse on every call.
+    validate_contract(&managed_contract(&secret, Uuid::nil(), None, false)).map_err(|m| {
+        ApiError::validation(
+            "injection",
+            format!("the SDK would refuse this credential: {m}"),
+        )
+    })?;
     ctx.store.write(|s| {
         if s.managed_secrets.iter().any(|m| m.slug == slug) {
             return Err(ApiError::new(
@@ -146,20 +172,7 @@ async fn create_managed_secret(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiR
                 format!("a managed secret with slug '{slug}' already exists"),
             ));
         }
-        let id = Uuid::new_v4();
-        s.managed_secrets.push(ManagedSecret {
-            managed_secret_id: id,
-            slug,
-            provider_id,
-            name,
-            material,
-            injection_header,
-            injection_format,
-            additional_injections,
-            additional_credentials,
-            hitl,
-            created_at: now(),
-        });
+        s.managed_secrets.push(secret);
         Ok(created(json!({"managed_secret_id": id.to_string()})))
     })
 }
@@ -265,7 +278,9 @@ async fn create_user(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Resp
             "exp": t + ttl,
         }),
     );
-    Ok(created(json!({"user_id": user_id.to_string(), "user_token": token})))
+    Ok(created(
+        json!({"user_id": user_id.to_string(), "user_token": token}),
+    ))
 }
 
 async fn create_oauth_grant(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Response> {
@@ -278,10 +293,20 @@ async fn create_oauth_grant(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResu
         .ok_or_else(|| ApiError::validation("access_token", "access_token is required"))?;
     let scopes: Vec<String> = match map.get("scopes") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) if a.iter().all(|s| s.as_str().is_some_and(|s| !s.is_empty() && s.trim() == s)) => {
-            a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()
+        Some(Value::Array(a))
+            if a.iter()
+                .all(|s| s.as_str().is_some_and(|s| !s.is_empty() && s.trim() == s)) =>
+        {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
         }
-        Some(_) => return Err(ApiError::validation("scopes", "scopes must be a list of scope strings")),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "scopes",
+                "scopes must be a list of scope strings",
+            ))
+        }
     };
     // Without a user the Connect was app-scoped: a system grant.
     let user = match opt_nonempty(&map, "user_id")? {
@@ -319,7 +344,12 @@ async fn create_oauth_grant(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResu
             Some(user_id) => Principal::User { user_id },
             None => Principal::System,
         };
-        let mut root = new_grant(GrantKind::OAuth { connection_id }, principal, label.clone(), t);
+        let mut root = new_grant(
+            GrantKind::OAuth { connection_id },
+            principal,
+            label.clone(),
+            t,
+        );
         root.hitl = hitl;
         root.expires_at = ttl.map(|ttl| t + ttl as i64);
         let root_id = root.grant_id;
@@ -383,14 +413,20 @@ async fn update_grant(
 ) -> ApiResult<Json<Value>> {
     let map = json_object(&body)?;
     // `expires_at` present and null clears the TTL; absent leaves it alone.
-    let expires_at = match map.get("expires_at") {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(Value::String(s)) => Some(Some(parse_rfc3339(s).ok_or_else(|| {
-            ApiError::validation("expires_at", "expires_at must be RFC 3339")
-        })?)),
-        Some(_) => return Err(ApiError::validation("expires_at", "expires_at must be RFC 3339 or null")),
-    };
+    let expires_at =
+        match map.get("expires_at") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(s)) => Some(Some(parse_rfc3339(s).ok_or_else(|| {
+                ApiError::validation("expires_at", "expires_at must be RFC 3339")
+            })?)),
+            Some(_) => {
+                return Err(ApiError::validation(
+                    "expires_at",
+                    "expires_at must be RFC 3339 or null",
+                ))
+            }
+        };
     let revoked = opt_bool(&map, "revoked")?;
     let hitl = opt_bool(&map, "hitl")?;
     let restricted = opt_bool(&map, "restricted")?;
@@ -419,14 +455,20 @@ async fn update_grant(
             GrantKind::OAuth { connection_id } => Some(connection_id),
             GrantKind::ManagedSecret { .. } => None,
         };
-        if let (Some(r), Some(c)) = (credential_revoked, connection.and_then(|c| s.connection_mut(c))) {
+        if let (Some(r), Some(c)) = (
+            credential_revoked,
+            connection.and_then(|c| s.connection_mut(c)),
+        ) {
             c.revoked = r;
         }
         Ok(Json(grant_admin_json(s, s.grant(gid).expect("found"))))
     })
 }
 
-async fn get_approval(State(ctx): State<Arc<Ctx>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_approval(
+    State(ctx): State<Arc<Ctx>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     ctx.store.read(|s| {
         let a = parse_uuid(&id)
             .and_then(|i| s.approval(i))
@@ -458,9 +500,10 @@ async fn decide_approval(
 }
 
 async fn audit(State(ctx): State<Arc<Ctx>>, RawQuery(q): RawQuery) -> Json<Value> {
-    let filters: Vec<(String, String)> = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
+    let filters: Vec<(String, String)> =
+        url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     let events = ctx.store.read(|s| {
         s.audit
             .iter()
@@ -490,7 +533,12 @@ async fn add_fault(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Json<V
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
-        Some(_) => return Err(ApiError::validation("retry_after", "retry_after must be a number or string")),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "retry_after",
+                "retry_after must be a number or string",
+            ))
+        }
     };
     let fault = Fault {
         path_prefix,
@@ -564,27 +612,44 @@ async fn update_key(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Json<
         Some(v) => Some(Some(
             v.as_u64()
                 .filter(|n| (1..=u64::from(u32::MAX)).contains(n))
-                .ok_or_else(|| ApiError::validation("rate_limit_rpm", "rate_limit_rpm must be a positive integer or null"))?
-                as u32,
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        "rate_limit_rpm",
+                        "rate_limit_rpm must be a positive integer or null",
+                    )
+                })? as u32,
         )),
     };
     let scopes: Option<Vec<String>> = match map.get("scopes") {
         None | Some(Value::Null) => None,
-        Some(Value::Array(a)) if a.iter().all(Value::is_string) => {
-            Some(a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        Some(Value::Array(a)) if a.iter().all(Value::is_string) => Some(
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect(),
+        ),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "scopes",
+                "scopes must be a list of strings",
+            ))
         }
-        Some(_) => return Err(ApiError::validation("scopes", "scopes must be a list of strings")),
     };
     let deprecated = opt_bool(&map, "deprecated")?;
     let revoked = opt_bool(&map, "revoked")?;
-    let expires_at = match map.get("expires_at") {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(Value::String(s)) => Some(Some(parse_rfc3339(s).ok_or_else(|| {
-            ApiError::validation("expires_at", "expires_at must be RFC 3339")
-        })?)),
-        Some(_) => return Err(ApiError::validation("expires_at", "expires_at must be RFC 3339 or null")),
-    };
+    let expires_at =
+        match map.get("expires_at") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(s)) => Some(Some(parse_rfc3339(s).ok_or_else(|| {
+                ApiError::validation("expires_at", "expires_at must be RFC 3339")
+            })?)),
+            Some(_) => {
+                return Err(ApiError::validation(
+                    "expires_at",
+                    "expires_at must be RFC 3339 or null",
+                ))
+            }
+        };
     let t = now();
     ctx.store.write(|s| {
         let key = s
@@ -599,7 +664,11 @@ async fn update_key(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Json<
             key.scopes = sc;
         }
         if let Some(d) = deprecated {
-            key.deprecated_at = if d { key.deprecated_at.or(Some(t)) } else { None };
+            key.deprecated_at = if d {
+                key.deprecated_at.or(Some(t))
+            } else {
+                None
+            };
         }
         if let Some(r) = revoked {
             key.revoked_at = if r { key.revoked_at.or(Some(t)) } else { None };
@@ -625,8 +694,12 @@ async fn update_agent(
         Some(v) => Some(Some(
             v.as_u64()
                 .filter(|n| (1..=u64::from(u32::MAX)).contains(n))
-                .ok_or_else(|| ApiError::validation("rate_limit_per_minute", "must be a positive integer or null"))?
-                as u32,
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        "rate_limit_per_minute",
+                        "must be a positive integer or null",
+                    )
+                })? as u32,
         )),
     };
     let status = match opt_str(&map, "status")?.as_deref() {
@@ -634,7 +707,12 @@ async fn update_agent(
         Some("active") => Some(AgentStatus::Active),
         Some("inactive") => Some(AgentStatus::Inactive),
         Some("revoked") => Some(AgentStatus::Revoked),
-        Some(_) => return Err(ApiError::validation("status", "status must be active, inactive or revoked")),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "status",
+                "status must be active, inactive or revoked",
+            ))
+        }
     };
     ctx.store.write(|s| {
         let a = parse_uuid(&id)

@@ -38,7 +38,12 @@ pub async fn audit_api_call(
     };
     let method = match map.get("method") {
         Some(Value::String(m)) if !m.is_empty() => m.clone(),
-        _ => return Err(ApiError::validation("method", "method must be a non-empty string")),
+        _ => {
+            return Err(ApiError::validation(
+                "method",
+                "method must be a non-empty string",
+            ))
+        }
     };
     let url = match map.get("url") {
         Some(Value::String(u)) => u.clone(),
@@ -47,7 +52,9 @@ pub async fn audit_api_call(
     let status = map
         .get("response_status")
         .and_then(Value::as_i64)
-        .ok_or_else(|| ApiError::validation("response_status", "response_status must be an integer"))?;
+        .ok_or_else(|| {
+            ApiError::validation("response_status", "response_status must be an integer")
+        })?;
     let token_generation = map
         .get("token_generation")
         .and_then(Value::as_str)
@@ -60,6 +67,10 @@ pub async fn audit_api_call(
         // only a hint.
         let provider_id = s.grant_provider_id(g);
         let user_id = s.root_user(g);
+        let connection = match g.kind {
+            GrantKind::OAuth { connection_id } => Some(connection_id),
+            GrantKind::ManagedSecret { .. } => None,
+        };
         let c = contract(s, gid)?;
         let mut ev = event_for("api_call", &auth);
         if let Some(body_ctx) = map.get("context").filter(|c| !c.is_null()) {
@@ -71,7 +82,10 @@ pub async fn audit_api_call(
         ev.method = Some(method);
         ev.url = Some(url);
         ev.status = Some(status);
-        ev.reason = map.get("reason").and_then(Value::as_str).map(str::to_string);
+        ev.reason = map
+            .get("reason")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         ev.request_headers = map
             .get("request_headers")
             .map(|h| redact_header_map(h, &c.credential_headers()));
@@ -87,11 +101,9 @@ pub async fn audit_api_call(
         // A provider 401 on the current token generation marks the
         // connection for a refresh at the next /sdk/token.
         if status == 401 {
-            if let GrantKind::OAuth { connection_id } = g.kind {
-                if let Some(conn) = s.connection_mut(connection_id) {
-                    if token_generation.as_deref() == Some(conn.token_generation.to_string().as_str()) {
-                        conn.needs_reconnect = true;
-                    }
+            if let Some(conn) = connection.and_then(|c| s.connection_mut(c)) {
+                if token_generation.as_deref() == Some(conn.token_generation.to_string().as_str()) {
+                    conn.needs_reconnect = true;
                 }
             }
         }
@@ -104,10 +116,7 @@ pub async fn audit_api_call(
 fn coarse_endpoint(u: &str) -> String {
     match url::Url::parse(u) {
         Ok(p) => {
-            let first = p
-                .path_segments()
-                .and_then(|mut s| s.next())
-                .unwrap_or("");
+            let first = p.path_segments().and_then(|mut s| s.next()).unwrap_or("");
             format!("{}://{}/{}", p.scheme(), p.host_str().unwrap_or(""), first)
         }
         Err(_) => String::new(),
@@ -125,7 +134,10 @@ pub async fn report_scope_mismatch(
     let map = json_object(&body)?;
     let invalid = |f: &str, m: &str| Err(ApiError::validation(f, m.to_string()));
     if !map.get("provider_status_code").is_some_and(Value::is_i64) {
-        return invalid("provider_status_code", "provider_status_code must be an integer");
+        return invalid(
+            "provider_status_code",
+            "provider_status_code must be an integer",
+        );
     }
     for f in ["provider_error_code", "sdk_correlation_id"] {
         if !map.get(f).is_some_and(Value::is_string) {
@@ -133,23 +145,39 @@ pub async fn report_scope_mismatch(
         }
     }
     if map.get("detection_source").and_then(Value::as_str) != Some("www_authenticate_rfc6750") {
-        return invalid("detection_source", "detection_source must be www_authenticate_rfc6750");
+        return invalid(
+            "detection_source",
+            "detection_source must be www_authenticate_rfc6750",
+        );
     }
     let missing: Option<Vec<String>> = match map.get("missing_scopes") {
         None | Some(Value::Null) => None,
         Some(Value::Array(a))
             if a.len() <= 50
-                && a.iter().all(|s| s.as_str().is_some_and(|s| s.chars().count() <= 256)) =>
+                && a.iter()
+                    .all(|s| s.as_str().is_some_and(|s| s.chars().count() <= 256)) =>
         {
-            Some(a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            Some(
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect(),
+            )
         }
-        Some(_) => return invalid("missing_scopes", "at most 50 strings of at most 256 characters"),
+        Some(_) => {
+            return invalid(
+                "missing_scopes",
+                "at most 50 strings of at most 256 characters",
+            )
+        }
     };
     let text_limit = |f: &str, max: usize| -> ApiResult<Option<String>> {
         match map.get(f) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s.clone())),
-            Some(_) => Err(ApiError::validation(f, format!("{f} must be a string of at most {max} characters"))),
+            Some(_) => Err(ApiError::validation(
+                f,
+                format!("{f} must be a string of at most {max} characters"),
+            )),
         }
     };
     let www = text_limit("raw_www_authenticate", 4096)?;
@@ -251,8 +279,14 @@ fn item_json(s: &VaultState, g: &Grant, who: Who, t: i64) -> Value {
         GrantKind::OAuth { connection_id } => {
             let c = s.connection(*connection_id);
             m.insert("grant_kind".into(), json!("oauth"));
-            m.insert("provider_id".into(), json!(c.map(|c| c.provider_id.clone())));
-            m.insert("scopes".into(), json!(c.map(|c| c.scopes.clone()).unwrap_or_default()));
+            m.insert(
+                "provider_id".into(),
+                json!(c.map(|c| c.provider_id.clone())),
+            );
+            m.insert(
+                "scopes".into(),
+                json!(c.map(|c| c.scopes.clone()).unwrap_or_default()),
+            );
             m.insert(
                 "account_identifier".into(),
                 json!(c.and_then(|c| c.account_identifier.clone())),
@@ -273,7 +307,11 @@ fn item_json(s: &VaultState, g: &Grant, who: Who, t: i64) -> Value {
             );
             m.insert(
                 "access_via".into(),
-                json!(if delegated { "oauth_delegation" } else { "ownership" }),
+                json!(if delegated {
+                    "oauth_delegation"
+                } else {
+                    "ownership"
+                }),
             );
             m.insert(
                 "delegated_agent_ids".into(),
@@ -284,9 +322,18 @@ fn item_json(s: &VaultState, g: &Grant, who: Who, t: i64) -> Value {
         GrantKind::ManagedSecret { managed_secret_id } => {
             let ms = s.managed_secret(*managed_secret_id);
             m.insert("grant_kind".into(), json!("managed_secret"));
-            m.insert("managed_secret_id".into(), json!(managed_secret_id.to_string()));
-            m.insert("managed_secret_slug".into(), json!(ms.map(|m| m.slug.clone())));
-            m.insert("managed_secret_name".into(), json!(ms.map(|m| m.name.clone())));
+            m.insert(
+                "managed_secret_id".into(),
+                json!(managed_secret_id.to_string()),
+            );
+            m.insert(
+                "managed_secret_slug".into(),
+                json!(ms.map(|m| m.slug.clone())),
+            );
+            m.insert(
+                "managed_secret_name".into(),
+                json!(ms.map(|m| m.name.clone())),
+            );
             m.insert(
                 "agent_id".into(),
                 json!(match g.principal {
@@ -298,7 +345,11 @@ fn item_json(s: &VaultState, g: &Grant, who: Who, t: i64) -> Value {
             m.insert("expires_at".into(), Value::Null);
             m.insert(
                 "access_via".into(),
-                json!(if delegated { "ms_delegation" } else { "ownership" }),
+                json!(if delegated {
+                    "ms_delegation"
+                } else {
+                    "ownership"
+                }),
             );
             m.insert("credential_id".into(), json!(managed_secret_id.to_string()));
             m.insert("credential_kind".into(), json!("developer"));
@@ -325,7 +376,9 @@ pub async fn list(
             Some(v) => v
                 .as_i64()
                 .filter(|n| (min..=max).contains(n))
-                .ok_or_else(|| ApiError::validation(f, format!("{f} must be an integer from {min} to {max}"))),
+                .ok_or_else(|| {
+                    ApiError::validation(f, format!("{f} must be an integer from {min} to {max}"))
+                }),
         }
     };
     let limit = int("limit", 100, 1, 1000)?;

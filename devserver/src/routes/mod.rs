@@ -38,7 +38,9 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .route("/sdk/agents/me", get(agents::me))
         .route(
             "/sdk/agents/{id}",
-            get(agents::get).patch(agents::update).delete(agents::delete),
+            get(agents::get)
+                .patch(agents::update)
+                .delete(agents::delete),
         )
         .route(
             "/sdk/agents/{id}/keys",

@@ -60,9 +60,7 @@ async fn status(Path(code): Path<u16>, req: Request) -> Response {
     let challenge = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
         .find(|(k, _)| k == "www_authenticate")
         .map(|(_, v)| v.into_owned());
-    let mut resp = if status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
+    let mut resp = if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
         status.into_response()
     } else {
         (status, Json(json!({"status": code}))).into_response()

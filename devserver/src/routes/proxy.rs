@@ -8,7 +8,11 @@ use crate::error::{json_object, ApiError, ApiResult};
 use crate::resolve::{check_live, contract, resolve};
 use crate::routes::{check_rule, parse_lookup};
 use crate::state::{Approval, ApprovalStatus, CapturedResult, FrozenRequest};
-use crate::util::{find_header, now, rfc3339};
+use crate::util::{now, rfc3339};
+use alter_core::audit::safe_response_body;
+use alter_core::inject::{build_provider_request, ProviderRequest, RequestBody};
+use alter_core::provider_url::{QueryParams, QueryValue};
+use alter_core::token::parse_token_response;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -18,7 +22,7 @@ use base64::Engine;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use url::Url;
 use uuid::Uuid;
 
@@ -31,8 +35,8 @@ const CAPTURE_CAP: usize = 5 * 1024 * 1024;
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an approval stays open (inferred).
 pub const APPROVAL_WINDOW_SECS: i64 = 600;
-/// Audit body cap, as the SDK applies it to its own rows (requests.md §9.5).
-const AUDIT_BODY_CAP: usize = 10_000;
+/// The provider sees this product token unless the caller sent its own.
+const USER_AGENT: &str = concat!("alter-dev/", env!("CARGO_PKG_VERSION"));
 
 /// Proxy-mode reserved header names (requests.md §12.3).
 const RESERVED: &[&str] = &[
@@ -160,14 +164,27 @@ pub async fn proxy(
     let map = json_object(&body)?;
     let method = match map.get("method") {
         Some(Value::String(m)) if !m.is_empty() => m.to_ascii_uppercase(),
-        _ => return Err(ApiError::validation("method", "method must be a non-empty string")),
+        _ => {
+            return Err(ApiError::validation(
+                "method",
+                "method must be a non-empty string",
+            ))
+        }
     };
     if reqwest::Method::from_bytes(method.as_bytes()).is_err() {
-        return Err(ApiError::validation("method", "method is not a valid HTTP method"));
+        return Err(ApiError::validation(
+            "method",
+            "method is not a valid HTTP method",
+        ));
     }
     let raw_url = match map.get("url") {
         Some(Value::String(u)) if !u.is_empty() => u.clone(),
-        _ => return Err(ApiError::validation("url", "url must be a non-empty string")),
+        _ => {
+            return Err(ApiError::validation(
+                "url",
+                "url must be a non-empty string",
+            ))
+        }
     };
     let lookup = parse_lookup(&ctx, &map)?;
     let headers = parse_headers(map.get("headers"))?;
@@ -264,19 +281,6 @@ pub fn result_json(r: &CapturedResult, approval_id: Option<Uuid>) -> Value {
     })
 }
 
-fn audit_body_text(body: &[u8]) -> String {
-    if body.is_empty() {
-        String::new()
-    } else if body.len() > AUDIT_BODY_CAP {
-        format!("<response too large: {} bytes>", body.len())
-    } else {
-        match std::str::from_utf8(body) {
-            Ok(s) => s.to_string(),
-            Err(_) => format!("<binary response: {} bytes>", body.len()),
-        }
-    }
-}
-
 struct Captured {
     status: u16,
     headers: Map<String, Value>,
@@ -319,6 +323,47 @@ async fn send(rb: reqwest::RequestBuilder) -> Result<Captured, reqwest::Error> {
     })
 }
 
+/// The outgoing request: the grant's credential applied by the core's own
+/// retrieve-mode builder (header and query injection, or AWS SigV4), so a
+/// proxied call carries the credential exactly as `request()` would.
+fn provider_request(
+    contract: &crate::resolve::Contract,
+    req: &FrozenRequest,
+) -> ApiResult<ProviderRequest> {
+    let token = parse_token_response(contract.to_json(now()).to_string().as_bytes(), None)
+        .map_err(|e| ApiError::internal(format!("stored credential is unusable: {e}")))?;
+    // The frozen URL already has query_params merged; hand the builder its
+    // query as pairs so a query-credential rule adds to it instead of
+    // replacing it.
+    let url = Url::parse(&req.url).map_err(|_| blocked("url is not an absolute URL"))?;
+    let pairs: QueryParams = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), QueryValue::Str(v.into_owned())))
+        .collect();
+    let (base, query) = if pairs.is_empty() {
+        (req.url.clone(), None)
+    } else {
+        let mut base = url.clone();
+        base.set_query(None);
+        (base.to_string(), Some(pairs))
+    };
+    let body = match &req.body {
+        None | Some(Value::Null) => RequestBody::None,
+        Some(v) => RequestBody::Json(v.clone()),
+    };
+    build_provider_request(
+        &token,
+        &req.method,
+        &base,
+        &req.headers,
+        query.as_ref(),
+        &body,
+        USER_AGENT,
+        SystemTime::now(),
+    )
+    .map_err(|e| ApiError::new(422, "invalid_provider_request", e.to_string()))
+}
+
 /// Runs a (possibly frozen) request with the grant's credential injected,
 /// records the proxy audit row, and returns the captured response.
 pub async fn execute(
@@ -335,48 +380,17 @@ pub async fn execute(
         check_live(s, g, t)?;
         Ok::<_, ApiError>((contract(s, gid)?, s.root_user(g), s.grant_provider_id(g)))
     })?;
-    if contract.is_aws() {
-        // SigV4 signing server-side is not implemented in the local vault.
-        return Err(ApiError::new(
-            501,
-            "sigv4_proxy_unsupported",
-            "alter-dev cannot proxy AWS SigV4 credentials; use request() (retrieve mode)",
-        ));
-    }
-
-    let mut url = Url::parse(&req.url).map_err(|_| blocked("url is not an absolute URL"))?;
-    let mut headers = req.headers.clone();
-    let mut query_creds = Vec::new();
-    contract.inject(&mut headers, &mut query_creds);
-    if !query_creds.is_empty() {
-        let mut pairs: Vec<(String, String)> = url
-            .query_pairs()
-            .into_owned()
-            .filter(|(k, _)| !query_creds.iter().any(|(q, _)| q == k))
-            .collect();
-        pairs.extend(query_creds);
-        url.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    if find_header(&headers, "user-agent").is_none() {
-        headers.push((
-            "User-Agent".into(),
-            concat!("alter-dev/", env!("CARGO_PKG_VERSION")).into(),
-        ));
-    }
-    let payload = match &req.body {
-        Some(b) => Some(serde_json::to_vec(b).map_err(|e| ApiError::internal(e.to_string()))?),
-        None => None,
-    };
-    if payload.is_some() && find_header(&headers, "content-type").is_none() {
-        headers.push(("Content-Type".into(), "application/json".into()));
-    }
-    let method = reqwest::Method::from_bytes(req.method.as_bytes())
+    let out = provider_request(&contract, req)?;
+    let method = reqwest::Method::from_bytes(out.method.as_bytes())
         .map_err(|_| ApiError::validation("method", "invalid method"))?;
-    let mut rb = ctx.http.request(method, url).timeout(PROVIDER_TIMEOUT);
-    for (k, v) in &headers {
+    let mut rb = ctx
+        .http
+        .request(method, out.url.as_str())
+        .timeout(PROVIDER_TIMEOUT);
+    for (k, v) in &out.headers {
         rb = rb.header(k.as_str(), v.as_str());
     }
-    if let Some(p) = payload {
+    if let Some(p) = out.body.clone() {
         rb = rb.body(p);
     }
 
@@ -403,7 +417,10 @@ pub async fn execute(
     ev.method = Some(req.method.clone());
     ev.url = Some(req.url.clone());
     ev.reason = req.reason.clone();
-    ev.request_headers = Some(redact_pairs(&req.headers, &contract.credential_headers()));
+    ev.request_headers = Some(redact_pairs(
+        &out.audit_headers,
+        &contract.credential_headers(),
+    ));
     ev.request_body = req.body.clone();
     ev.latency_ms = Some(duration_ms as i64);
     match &outcome {
@@ -413,7 +430,7 @@ pub async fn execute(
                 &Value::Object(c.headers.clone()),
                 &[],
             ));
-            ev.response_body = Some(Value::String(audit_body_text(&c.body)));
+            ev.response_body = Some(Value::String(safe_response_body(&c.body)));
         }
         Err(e) => {
             ev.status = Some(0);
@@ -462,11 +479,15 @@ mod tests {
     #[test]
     fn reserved_and_invalid_headers_are_refused() {
         assert_eq!(
-            parse_headers(Some(&json!({"Authorization ": "x"}))).unwrap_err().code(),
+            parse_headers(Some(&json!({"Authorization ": "x"})))
+                .unwrap_err()
+                .code(),
             "reserved_header"
         );
         assert_eq!(
-            parse_headers(Some(&json!({"bad name": "x"}))).unwrap_err().code(),
+            parse_headers(Some(&json!({"bad name": "x"})))
+                .unwrap_err()
+                .code(),
             "invalid_header_name"
         );
         assert_eq!(

@@ -25,7 +25,12 @@ pub async fn token(
     let lookup = parse_lookup(&ctx, &map)?;
     match map.get("reason") {
         None | Some(Value::Null) | Some(Value::String(_)) => {}
-        Some(_) => return Err(ApiError::validation("reason", "reason must be a string or null")),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "reason",
+                "reason must be a string or null",
+            ))
+        }
     }
     // `request` describes the intended call, for policy and the audit row.
     let method = map
@@ -75,7 +80,9 @@ pub async fn token(
             }
         }
         let c = contract(s, gid)?;
-        let user_id = lookup.user.or_else(|| s.root_user(s.grant(gid).expect("resolved")));
+        let user_id = lookup
+            .user
+            .or_else(|| s.root_user(s.grant(gid).expect("resolved")));
         if let Some(g) = s.grant_mut(gid) {
             g.last_used_at = Some(t);
         }
@@ -86,7 +93,10 @@ pub async fn token(
         ev.method = method.clone();
         ev.url = url.clone();
         ev.status = Some(200);
-        ev.reason = map.get("reason").and_then(Value::as_str).map(str::to_string);
+        ev.reason = map
+            .get("reason")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         ev.token_generation = c.token_generation.map(|g| g.to_string());
         scrub_event(&mut ev, &c.secrets());
         s.push_audit(ev);
