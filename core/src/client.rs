@@ -71,8 +71,9 @@ pub enum Principal {
 /// the two HTTP pools, the signing key and the holders the hooks update.
 pub(crate) struct Shared {
     pub principal: Principal,
-    pub backend: reqwest::Client,
-    pub provider: reqwest::Client,
+    /// The two pools, rebuilt in a forked child (see [`Pools`]).
+    pools: Mutex<Pools>,
+    api_key_header: HeaderValue,
     pub base_url: String,
     pub signing_key: SigningKey,
     /// Kept for `App::get_agent`, which builds a child with the same key;
@@ -93,6 +94,15 @@ pub(crate) struct Shared {
     pub tasks: TaskTracker,
 }
 
+/// The backend and provider connection pools of one process. Connections
+/// inherited across `fork()` belong to the parent's runtime, so a child
+/// builds fresh pools on first use.
+struct Pools {
+    pid: u32,
+    backend: reqwest::Client,
+    provider: reqwest::Client,
+}
+
 /// Attenuation bound into every request of a `with_constraints` sibling.
 #[derive(Debug, Clone)]
 pub(crate) struct Constraints {
@@ -107,7 +117,61 @@ pub(crate) struct Local {
     closed: AtomicBool,
 }
 
+impl Pools {
+    fn build(api_key: &HeaderValue, user_agent: &str, timeout: Duration) -> Result<Pools> {
+        let mut default_headers = HeaderMap::new();
+        default_headers.insert("x-api-key", api_key.clone());
+        let backend = reqwest::Client::builder()
+            .default_headers(default_headers)
+            .user_agent(user_agent)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(20)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|_| Error::sdk("could not initialise the backend HTTP client"))?;
+        // The provider pool never carries the API key or any Alter header.
+        let provider = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(20)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|_| Error::sdk("could not initialise the provider HTTP client"))?;
+        Ok(Pools {
+            pid: std::process::id(),
+            backend,
+            provider,
+        })
+    }
+}
+
 impl Shared {
+    /// The pools of this process (rebuilt after a fork).
+    fn pools(&self) -> (reqwest::Client, reqwest::Client) {
+        let mut p = self.pools.lock().unwrap();
+        if p.pid != std::process::id() {
+            if let Ok(fresh) = Pools::build(&self.api_key_header, &self.user_agent, self.timeout) {
+                let stale = std::mem::replace(&mut *p, fresh);
+                // Its connections live on the parent's (dead) runtime.
+                std::mem::forget(stale);
+            }
+        }
+        (p.backend.clone(), p.provider.clone())
+    }
+
+    pub fn backend(&self) -> reqwest::Client {
+        self.pools().0
+    }
+
+    pub fn provider(&self) -> reqwest::Client {
+        self.pools().1
+    }
+
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
@@ -218,37 +282,15 @@ impl Client {
             .clone()
             .unwrap_or_else(|| config::USER_AGENT.to_string());
 
-        let mut default_headers = HeaderMap::new();
         let mut key_value = HeaderValue::from_str(&opts.api_key)
             .map_err(|_| Error::sdk("api_key contains invalid characters"))?;
         key_value.set_sensitive(true);
-        default_headers.insert("x-api-key", key_value);
-        let backend = reqwest::Client::builder()
-            .default_headers(default_headers)
-            .user_agent(user_agent.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(20)
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|_| Error::sdk("could not initialise the backend HTTP client"))?;
-        // The provider pool never carries the API key or any Alter header.
-        let provider = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(20)
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|_| Error::sdk("could not initialise the provider HTTP client"))?;
+        let pools = Pools::build(&key_value, &user_agent, timeout)?;
 
         let shared = Shared {
             principal,
-            backend,
-            provider,
+            pools: Mutex::new(pools),
+            api_key_header: key_value,
             base_url,
             signing_key: SigningKey::derive(&opts.api_key),
             api_key: Mutex::new(Some(opts.api_key.clone())),

@@ -25,6 +25,7 @@ pub mod proxy;
 pub mod ratelimit;
 pub mod request;
 pub mod retry;
+pub mod runtime;
 pub mod signing;
 pub mod sigv4;
 pub mod token;

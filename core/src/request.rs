@@ -319,7 +319,7 @@ impl Client {
         preq: &inject::ProviderRequest,
     ) -> std::result::Result<(u16, Vec<(String, String)>, Bytes), bool> {
         let method = Method::from_bytes(preq.method.as_bytes()).map_err(|_| false)?;
-        let mut req = self.shared.provider.request(method, &preq.url);
+        let mut req = self.shared.provider().request(method, &preq.url);
         for (k, v) in &preq.headers {
             req = req.header(k.as_str(), v.as_str());
         }

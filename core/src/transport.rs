@@ -316,7 +316,7 @@ impl Shared {
         };
         let url = format!("{}{}", self.base_url, call.target);
         let mut req = self
-            .backend
+            .backend()
             .request(call.method.clone(), url)
             .headers(headers);
         if let Some(body) = &call.body {

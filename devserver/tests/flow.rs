@@ -68,15 +68,16 @@ async fn agent_retrieves_a_managed_secret_and_the_audit_names_it() {
     assert_eq!(by_provider.body["grant_id"], json!(grant));
 
     // The credential works against the provider.
-    let echoed: Value = reqwest::Client::new()
+    let echoed = reqwest::Client::new()
         .get(&url)
         .header(token.injection_header.as_str(), token.header_value())
         .send()
         .await
         .unwrap()
-        .json()
+        .bytes()
         .await
         .unwrap();
+    let echoed: Value = serde_json::from_slice(&echoed).unwrap();
     assert_eq!(echoed["headers"]["x-api-key"], "sk-live-123456");
 
     // The SDK's audit report is accepted...

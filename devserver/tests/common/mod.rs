@@ -35,6 +35,8 @@ pub struct Req {
     pub claimed_hash: Option<String>,
     /// Bytes actually sent, when they differ from those signed.
     pub sent_body: Option<Vec<u8>>,
+    /// Target actually requested, when it differs from the signed one.
+    pub sent_target: Option<String>,
     pub caller: Option<(String, String)>,
     pub context: Option<String>,
     pub scope_constraints: Option<String>,
@@ -166,7 +168,10 @@ impl Client {
         let method = reqwest::Method::from_bytes(r.method.as_bytes()).unwrap();
         let mut rb = self
             .http
-            .request(method, format!("{}{}", self.base_url, r.target))
+            .request(
+                method,
+                format!("{}{}", self.base_url, r.sent_target.as_ref().unwrap_or(&r.target)),
+            )
             .header("x-api-key", &self.api_key);
         for (name, value) in signing_headers(&key, &input) {
             let value = if r.bad_signature && name.starts_with("X-Alter-Signature") {

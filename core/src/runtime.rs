@@ -1,0 +1,71 @@
+//! The one tokio runtime the bindings run the core on.
+//!
+//! Started lazily on first use and shared by every client. A forked child
+//! inherits the parent's memory but none of its threads, so a runtime built
+//! before `fork()` is dead in the child: the runtime is keyed by process id
+//! and rebuilt when it changes (the stale one is leaked on purpose, because
+//! dropping it would wait for worker threads that do not exist).
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use tokio::runtime::{Builder, Handle, Runtime};
+
+static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
+
+fn build() -> Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8)))
+        .thread_name("alter-core")
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// The shared runtime of this process, built on first use.
+pub fn runtime() -> Arc<Runtime> {
+    let pid = std::process::id();
+    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
+    match slot.as_ref() {
+        Some((owner, rt)) if *owner == pid => rt.clone(),
+        _ => {
+            if let Some((_, stale)) = slot.take() {
+                // Inherited across fork: its threads are gone; never drop it.
+                std::mem::forget(stale);
+            }
+            let rt = Arc::new(build());
+            *slot = Some((pid, rt.clone()));
+            rt
+        }
+    }
+}
+
+/// A handle to the shared runtime.
+pub fn handle() -> Handle {
+    runtime().handle().clone()
+}
+
+/// Spawns a future on the shared runtime.
+pub fn spawn<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    runtime().spawn(fut)
+}
+
+/// Runs a future to completion from synchronous code (the C ABI). Must not
+/// be called from inside the runtime itself.
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    runtime().block_on(fut)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_runtime_per_process() {
+        let a = super::runtime();
+        let b = super::runtime();
+        assert!(std::sync::Arc::ptr_eq(&a, &b));
+        assert_eq!(super::block_on(async { 1 + 1 }), 2);
+    }
+}
