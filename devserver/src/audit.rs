@@ -70,12 +70,13 @@ pub fn scrub_event(ev: &mut AuditEvent, secrets: &[String]) {
     if secrets.is_empty() {
         return;
     }
-    for field in [&mut ev.url, &mut ev.reason, &mut ev.method, &mut ev.caller] {
-        if let Some(s) = field {
-            let mut v = Value::String(std::mem::take(s));
-            scrub(&mut v, secrets);
-            *s = v.as_str().unwrap_or_default().to_string();
-        }
+    for s in [&mut ev.url, &mut ev.reason, &mut ev.method, &mut ev.caller]
+        .into_iter()
+        .flatten()
+    {
+        let mut v = Value::String(std::mem::take(s));
+        scrub(&mut v, secrets);
+        *s = v.as_str().unwrap_or_default().to_string();
     }
     for field in [
         &mut ev.context,

@@ -26,8 +26,6 @@ use sha2::Sha256;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// Largest request body accepted on `/sdk/*`.
-const MAX_BODY: usize = 10 * 1024 * 1024;
 /// Largest `X-Alter-Request-Rule` value (checked before decoding).
 const MAX_RULE_LEN: usize = 4096;
 
@@ -220,7 +218,7 @@ impl ResponseStamp {
 
 pub async fn middleware(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+    let bytes = match axum::body::to_bytes(body, crate::routes::MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
             return ApiError::new(413, "payload_too_large", "request body is too large")
@@ -515,7 +513,7 @@ fn authenticate(
         let window_start = t - t.rem_euclid(60);
         let reset = window_start + 60;
         let mut rates = lock(&ctx.rates);
-        let w = rates.entry(bucket).or_insert_with(RateWindow::default);
+        let w = rates.entry(bucket).or_default();
         if w.window_start != window_start {
             *w = RateWindow {
                 window_start,

@@ -197,7 +197,7 @@ fn by_provider(s: &State, who: Who, q: &Lookup, provider: &str, now: i64) -> Api
             }
         })
         .filter(|g| {
-            q.account.as_deref().map_or(true, |acct| {
+            q.account.as_deref().is_none_or(|acct| {
                 s.grant_account(g)
                     .and_then(|c| c.account_identifier.as_deref())
                     == Some(acct)
@@ -206,7 +206,7 @@ fn by_provider(s: &State, who: Who, q: &Lookup, provider: &str, now: i64) -> Api
         .filter(|g| {
             q.label
                 .as_deref()
-                .map_or(true, |l| g.label.as_deref() == Some(l))
+                .is_none_or(|l| g.label.as_deref() == Some(l))
         })
         .collect();
     let live: Vec<&Grant> = candidates

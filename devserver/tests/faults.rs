@@ -15,7 +15,9 @@ async fn faults_fail_delay_and_drop_the_next_requests() {
 
     // Status + Retry-After for the next two matching requests only.
     admin
-        .add_fault(json!({"path_prefix": "/sdk/agents", "count": 2, "status": 503, "retry_after": 7}))
+        .add_fault(
+            json!({"path_prefix": "/sdk/agents", "count": 2, "status": 503, "retry_after": 7}),
+        )
         .await
         .unwrap();
     for _ in 0..2 {
@@ -32,7 +34,10 @@ async fn faults_fail_delay_and_drop_the_next_requests() {
         .await
         .unwrap();
     let r = app.post("/sdk/token", &json!({})).await;
-    assert_eq!((r.status, r.body["error"].as_str()), (429, Some("rate_limit_exceeded")));
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (429, Some("rate_limit_exceeded"))
+    );
 
     // A dropped connection: no response at all.
     let url = echo_url(&info.base_url);
@@ -42,7 +47,10 @@ async fn faults_fail_delay_and_drop_the_next_requests() {
         .unwrap();
     let http = reqwest::Client::new();
     let dropped = http.get(&url).send().await;
-    assert!(dropped.is_err(), "expected a dropped connection, got {dropped:?}");
+    assert!(
+        dropped.is_err(),
+        "expected a dropped connection, got {dropped:?}"
+    );
     assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
 
     // A delay, then the request runs normally.
@@ -61,13 +69,22 @@ async fn faults_fail_delay_and_drop_the_next_requests() {
         .await
         .unwrap();
     assert_eq!(admin.health().await.unwrap()["status"], "ok");
-    let listed = admin.call(reqwest::Method::GET, "/_dev/faults", None).await.unwrap();
+    let listed = admin
+        .call(reqwest::Method::GET, "/_dev/faults", None)
+        .await
+        .unwrap();
     assert_eq!(listed["faults"][0]["remaining"], 5);
     admin.clear_faults().await.unwrap();
     assert_eq!(app.get("/sdk/agents").await.status, 200);
 
     // Bad fault definitions are refused.
-    assert!(admin.add_fault(json!({"path_prefix": "sdk", "status": 500})).await.is_err());
-    assert!(admin.add_fault(json!({"path_prefix": "/sdk"})).await.is_err());
+    assert!(admin
+        .add_fault(json!({"path_prefix": "sdk", "status": 500}))
+        .await
+        .is_err());
+    assert!(admin
+        .add_fault(json!({"path_prefix": "/sdk"}))
+        .await
+        .is_err());
     server.stop();
 }

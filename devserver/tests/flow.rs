@@ -572,3 +572,130 @@ async fn agents_management_routes() {
     );
     server.stop();
 }
+
+#[tokio::test]
+async fn proxy_signs_aws_credentials_with_sigv4() {
+    let (server, admin) = start();
+    let info = server.info().clone();
+    let app = Client::new(&info.base_url, &info.app_api_key);
+    let ms = admin
+        .create_managed_secret(json!({
+            "slug": "aws-prod",
+            "credential": {"access_key_id": "AKIAEXAMPLE", "secret_access_key": "wJalrSECRET",
+                           "region": "us-west-2", "service": "execute-api"},
+        }))
+        .await
+        .unwrap();
+    let grant = admin.managed_secret_grant(&ms, None, "aws").await.unwrap();
+
+    // Retrieve mode hands the SDK what it needs to sign itself.
+    let r = app
+        .post(
+            "/sdk/token",
+            &json!({"grant_id": grant, "reason": null, "request": {"method": "GET", "url": echo_url(&info.base_url)}}),
+        )
+        .await;
+    let t = parse_token_response(r.body.to_string().as_bytes(), None).unwrap();
+    assert!(t.uses_sigv4());
+    assert_eq!(t.additional_credential("region"), Some("us-west-2"));
+
+    // Proxy mode signs server-side.
+    let r = app
+        .post(
+            "/sdk/proxy",
+            &json!({"method": "GET", "url": echo_url(&info.base_url), "grant_id": grant}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(r.body["body_b64"].as_str().unwrap())
+        .unwrap();
+    let echoed: Value = serde_json::from_slice(&body).unwrap();
+    let auth = echoed["headers"]["authorization"].as_str().unwrap();
+    assert!(
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/")
+            && auth.contains("/us-west-2/execute-api/aws4_request"),
+        "{auth}"
+    );
+    assert!(echoed["headers"]["x-amz-date"].is_string());
+    let all = serde_json::to_string(&admin.audit().await.unwrap()).unwrap();
+    assert!(
+        !all.contains("wJalrSECRET") && !all.contains("AKIAEXAMPLE"),
+        "{all}"
+    );
+    server.stop();
+}
+
+#[tokio::test]
+async fn concurrent_requests_and_shutdown_with_a_held_poll() {
+    let (server, admin) = start();
+    let info = server.info().clone();
+    let app = Client::new(&info.base_url, &info.app_api_key);
+    let (agent_id, agent_key) = create_agent(&app, "busy").await;
+    let agent = Client::new(&info.base_url, &agent_key);
+    let ms = admin.managed_secret("svc", "svc-secret").await.unwrap();
+    let grant = admin
+        .managed_secret_grant(&ms, Some(&agent_id), "p")
+        .await
+        .unwrap();
+    let hitl = admin
+        .create_managed_secret_grant(
+            &ms,
+            json!({"agent_id": agent_id, "label": "h", "hitl": true}),
+        )
+        .await
+        .unwrap();
+
+    // Many signed requests at once: every one verifies, none is mistaken
+    // for a replay, every row is recorded.
+    let url = echo_url(&info.base_url);
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let agent = agent.clone();
+            let body = json!({"grant_id": grant, "reason": null, "request": {"method": "GET", "url": url}});
+            tokio::spawn(async move { agent.post("/sdk/token", &body).await.status })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let tokens = admin
+        .audit()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "token")
+        .count();
+    assert_eq!(tokens, 100);
+
+    // A long poll held at shutdown does not hold the server up.
+    let r = agent
+        .post(
+            "/sdk/proxy",
+            &json!({"method": "GET", "url": url, "grant_id": hitl}),
+        )
+        .await;
+    let id = r.body["approval_id"].as_str().unwrap().to_string();
+    let poller = agent.clone();
+    let poll =
+        tokio::spawn(async move { poller.get(&format!("/sdk/approvals/{id}?wait=25")).await });
+    let started = std::time::Instant::now();
+    while admin.health().await.unwrap()["held_long_polls"] != 1 {
+        assert!(started.elapsed().as_secs() < 10, "poll never parked");
+        tokio::task::yield_now().await;
+    }
+    let stopping = std::time::Instant::now();
+    tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
+    assert!(
+        stopping.elapsed().as_secs() < 5,
+        "shutdown waited for the long poll"
+    );
+    // The held poll got its answer before the server went away.
+    let answered = poll.await.unwrap();
+    assert_eq!(
+        (answered.status, answered.body["status"].as_str()),
+        (200, Some("pending"))
+    );
+}

@@ -77,11 +77,24 @@ async fn state_file_survives_a_restart() {
     let admin = alter_devserver::Admin::new(&base, &first.field("admin_token"));
     let (agent_id, agent_key) = create_agent(&app, "persistent").await;
     let ms = admin.managed_secret("kept", "kept-secret").await.unwrap();
-    let grant = admin.managed_secret_grant(&ms, Some(&agent_id), "p").await.unwrap();
+    let grant = admin
+        .managed_secret_grant(&ms, Some(&agent_id), "p")
+        .await
+        .unwrap();
     let url = echo_url(&base);
     let body = json!({"grant_id": grant, "reason": null, "request": {"method": "GET", "url": url}});
-    assert_eq!(Client::new(&base, &agent_key).post("/sdk/token", &body).await.status, 200);
-    let (app_id, app_key, admin_token) = (first.field("app_id"), first.field("app_api_key"), first.field("admin_token"));
+    assert_eq!(
+        Client::new(&base, &agent_key)
+            .post("/sdk/token", &body)
+            .await
+            .status,
+        200
+    );
+    let (app_id, app_key, admin_token) = (
+        first.field("app_id"),
+        first.field("app_api_key"),
+        first.field("admin_token"),
+    );
     first.stop("-TERM");
 
     let second = spawn(Some(&state));

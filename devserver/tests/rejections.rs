@@ -20,7 +20,10 @@ async fn signature_timestamp_nonce_and_hash_failures() {
     assert_eq!(ok.status, 200, "{ok:?}");
 
     // Unknown key.
-    let stranger = Client::new(&info.base_url, &alter_core::keys::generate_key(alter_core::keys::KeyKind::Runtime));
+    let stranger = Client::new(
+        &info.base_url,
+        &alter_core::keys::generate_key(alter_core::keys::KeyKind::Runtime),
+    );
     stranger.get("/sdk/agents").await.expect(401, "invalid_key");
 
     // Bad signature.
@@ -108,14 +111,17 @@ async fn scopes_constraints_and_rules() {
     resp.expect(403, "insufficient_scope");
     assert_eq!(resp.detail()["missing"], json!(["audit:emit"]));
     // Approvals take either scope: the refusal says so.
-    let resp = agent.get("/sdk/approvals/00000000-0000-0000-0000-000000000000").await;
+    let resp = agent
+        .get("/sdk/approvals/00000000-0000-0000-0000-000000000000")
+        .await;
     resp.expect(403, "insufficient_scope");
     assert_eq!(resp.detail()["required_any_of"], true);
     let _ = agent_id;
 
     // A request rule that denies.
-    let rule = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(r#"{"rule_type":"json_match","rule_body":{"when":{"method":"POST"},"effect":"deny"}}"#);
+    let rule = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        r#"{"rule_type":"json_match","rule_body":{"when":{"method":"POST"},"effect":"deny"}}"#,
+    );
     let mut r = Req::new("POST", "/sdk/token").json(&token_body(&grant, &url));
     r.request_rule = Some(rule.clone());
     app.send(r).await.expect(403, "request_rule_denied");
@@ -137,37 +143,64 @@ async fn key_lifecycle_deprecated_and_revoked() {
     let app = Client::new(&info.base_url, &info.app_api_key);
     let (agent_id, agent_key) = create_agent(&app, "keyed").await;
     let agent = Client::new(&info.base_url, &agent_key);
-    assert!(agent.get("/sdk/agents/me").await.header("x-alter-key-deprecated").is_none());
+    assert!(agent
+        .get("/sdk/agents/me")
+        .await
+        .header("x-alter-key-deprecated")
+        .is_none());
 
     // A deprecated key works and says so on every answer, errors included.
     let keys = app.get(&format!("/sdk/agents/{agent_id}/keys")).await;
-    let key_id = keys.body["items"][0]["key_id"].as_str().unwrap().to_string();
+    let key_id = keys.body["items"][0]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let dep = app
-        .patch(&format!("/sdk/agents/{agent_id}/keys/{key_id}/deprecate"), &json!({}))
+        .patch(
+            &format!("/sdk/agents/{agent_id}/keys/{key_id}/deprecate"),
+            &json!({}),
+        )
         .await;
     assert!(dep.body["deprecated_at"].is_string(), "{dep:?}");
     let me = agent.get("/sdk/agents/me").await;
-    assert_eq!((me.status, me.header("x-alter-key-deprecated")), (200, Some("true")));
+    assert_eq!(
+        (me.status, me.header("x-alter-key-deprecated")),
+        (200, Some("true"))
+    );
     let err = agent
-        .post("/sdk/token", &token_body("00000000-0000-0000-0000-000000000000", "https://x.example/"))
+        .post(
+            "/sdk/token",
+            &token_body("00000000-0000-0000-0000-000000000000", "https://x.example/"),
+        )
         .await;
     err.expect(404, "grant_not_found");
     assert_eq!(err.header("x-alter-key-deprecated"), Some("true"));
 
     // A revoked key stops at once.
-    let _second = app.post(&format!("/sdk/agents/{agent_id}/keys"), &json!({})).await;
-    app.delete(&format!("/sdk/agents/{agent_id}/keys/{key_id}")).await;
+    let _second = app
+        .post(&format!("/sdk/agents/{agent_id}/keys"), &json!({}))
+        .await;
+    app.delete(&format!("/sdk/agents/{agent_id}/keys/{key_id}"))
+        .await;
     agent.get("/sdk/agents/me").await.expect(401, "key_revoked");
     // Revoking a revoked key is idempotent; deprecating it conflicts.
-    let again = app.delete(&format!("/sdk/agents/{agent_id}/keys/{key_id}")).await;
+    let again = app
+        .delete(&format!("/sdk/agents/{agent_id}/keys/{key_id}"))
+        .await;
     assert_eq!(again.status, 200);
-    app.patch(&format!("/sdk/agents/{agent_id}/keys/{key_id}/deprecate"), &json!({}))
-        .await
-        .expect(409, "key_revoked");
+    app.patch(
+        &format!("/sdk/agents/{agent_id}/keys/{key_id}/deprecate"),
+        &json!({}),
+    )
+    .await
+    .expect(409, "key_revoked");
 
     // A revoked agent whose key somehow survived (a race) → agent_revoked.
     let (other_id, other_key) = create_agent(&app, "raced").await;
-    admin.update_agent(&other_id, json!({"status": "revoked"})).await.unwrap();
+    admin
+        .update_agent(&other_id, json!({"status": "revoked"}))
+        .await
+        .unwrap();
     Client::new(&info.base_url, &other_key)
         .get("/sdk/agents/me")
         .await
@@ -183,7 +216,10 @@ async fn paused_agents_and_impersonation() {
     let (agent_id, agent_key) = create_agent(&app, "pausable").await;
     let agent = Client::new(&info.base_url, &agent_key);
     let ms = admin.managed_secret("svc", "svc-secret").await.unwrap();
-    let grant = admin.managed_secret_grant(&ms, Some(&agent_id), "p").await.unwrap();
+    let grant = admin
+        .managed_secret_grant(&ms, Some(&agent_id), "p")
+        .await
+        .unwrap();
     let url = echo_url(&info.base_url);
 
     // Impersonation: app key + agent UUID caller reaches the agent's grants,
@@ -198,22 +234,39 @@ async fn paused_agents_and_impersonation() {
     assert_eq!(me.body["id"], json!(agent_id));
     // A service caller label gets a stable actor id.
     let svc = app.clone().with_caller("billing-svc", "service");
-    let a1 = svc.get("/sdk/agents").await.header("x-alter-actor-id").map(str::to_string);
-    let a2 = svc.get("/sdk/agents").await.header("x-alter-actor-id").map(str::to_string);
+    let a1 = svc
+        .get("/sdk/agents")
+        .await
+        .header("x-alter-actor-id")
+        .map(str::to_string);
+    let a2 = svc
+        .get("/sdk/agents")
+        .await
+        .header("x-alter-actor-id")
+        .map(str::to_string);
     assert!(a1.is_some());
     assert_eq!(a1, a2);
 
     // Pause the agent.
-    app.patch(&format!("/sdk/agents/{agent_id}"), &json!({"status": "inactive"}))
-        .await;
+    app.patch(
+        &format!("/sdk/agents/{agent_id}"),
+        &json!({"status": "inactive"}),
+    )
+    .await;
     agent
         .post("/sdk/token", &token_body(&grant, &url))
         .await
         .expect(401, "agent_inactive");
-    agent.post("/sdk/grants/list", &json!({"limit": 1, "offset": 0})).await.expect(401, "agent_inactive");
+    agent
+        .post("/sdk/grants/list", &json!({"limit": 1, "offset": 0}))
+        .await
+        .expect(401, "agent_inactive");
     // me(), spans and the audit ingest still work.
     let me = agent.get("/sdk/agents/me").await;
-    assert_eq!((me.status, me.body["status"].as_str()), (200, Some("inactive")));
+    assert_eq!(
+        (me.status, me.body["status"].as_str()),
+        (200, Some("inactive"))
+    );
     let spans = agent
         .post("/sdk/spans", &json!({"spans": [{"trace_id": "t", "name": "n", "start_time": "2026-01-01T00:00:00Z", "attributes": {}}]}))
         .await;
@@ -228,7 +281,9 @@ async fn paused_agents_and_impersonation() {
         .await;
     assert_eq!(audit.status, 204, "{audit:?}");
     // Impersonating a paused agent does not resolve.
-    imp.get("/sdk/agents/me").await.expect(404, "caller_agent_unresolved");
+    imp.get("/sdk/agents/me")
+        .await
+        .expect(404, "caller_agent_unresolved");
     // A key bound to one agent cannot claim another.
     let (other_id, _) = create_agent(&app, "someone").await;
     agent
@@ -249,25 +304,52 @@ async fn grant_reach_and_lifecycle() {
     let (b_id, _b_key) = create_agent(&app, "beta").await;
     let alpha = Client::new(&info.base_url, &a_key);
     let ms = admin.managed_secret("svc", "svc-secret").await.unwrap();
-    let mine = admin.managed_secret_grant(&ms, Some(&a_id), "a").await.unwrap();
-    let foreign = admin.managed_secret_grant(&ms, Some(&b_id), "b").await.unwrap();
+    let mine = admin
+        .managed_secret_grant(&ms, Some(&a_id), "a")
+        .await
+        .unwrap();
+    let foreign = admin
+        .managed_secret_grant(&ms, Some(&b_id), "b")
+        .await
+        .unwrap();
     let url = echo_url(&info.base_url);
 
     // Another agent's grant is invisible.
-    alpha.post("/sdk/token", &token_body(&foreign, &url)).await.expect(404, "grant_not_found");
-    alpha.post("/sdk/token", &token_body("not-a-uuid", &url)).await.expect(404, "grant_not_found");
-    assert_eq!(alpha.post("/sdk/token", &token_body(&mine, &url)).await.status, 200);
+    alpha
+        .post("/sdk/token", &token_body(&foreign, &url))
+        .await
+        .expect(404, "grant_not_found");
+    alpha
+        .post("/sdk/token", &token_body("not-a-uuid", &url))
+        .await
+        .expect(404, "grant_not_found");
+    assert_eq!(
+        alpha
+            .post("/sdk/token", &token_body(&mine, &url))
+            .await
+            .status,
+        200
+    );
 
     // Expired TTL.
-    admin.update_grant(&mine, json!({"expires_at": "2000-01-01T00:00:00Z"})).await.unwrap();
+    admin
+        .update_grant(&mine, json!({"expires_at": "2000-01-01T00:00:00Z"}))
+        .await
+        .unwrap();
     let r = alpha.post("/sdk/token", &token_body(&mine, &url)).await;
     r.expect(403, "grant_expired");
     assert_eq!(r.detail()["provider_id"], "svc");
-    admin.update_grant(&mine, json!({"expires_at": null})).await.unwrap();
+    admin
+        .update_grant(&mine, json!({"expires_at": null}))
+        .await
+        .unwrap();
 
     // A TTL in the future is reported as the binding expiry.
     let ttl = admin
-        .create_managed_secret_grant(&ms, json!({"agent_id": a_id, "label": "ttl", "ttl_seconds": 3600}))
+        .create_managed_secret_grant(
+            &ms,
+            json!({"agent_id": a_id, "label": "ttl", "ttl_seconds": 3600}),
+        )
         .await
         .unwrap();
     let r = alpha.post("/sdk/token", &token_body(&ttl, &url)).await;
@@ -277,7 +359,8 @@ async fn grant_reach_and_lifecycle() {
 
     // Two live grants for one provider are ambiguous until a label picks one.
     let by_provider = |label: Option<&str>| {
-        let mut b = json!({"provider_id": "svc", "reason": null, "request": {"method": "GET", "url": url}});
+        let mut b =
+            json!({"provider_id": "svc", "reason": null, "request": {"method": "GET", "url": url}});
         if let Some(l) = label {
             b["label"] = json!(l);
         }
@@ -290,17 +373,29 @@ async fn grant_reach_and_lifecycle() {
     assert_eq!(r.body["grant_id"], json!(ttl));
 
     // Revoked.
-    admin.update_grant(&mine, json!({"revoked": true})).await.unwrap();
-    alpha.post("/sdk/token", &token_body(&mine, &url)).await.expect(403, "grant_revoked");
+    admin
+        .update_grant(&mine, json!({"revoked": true}))
+        .await
+        .unwrap();
+    alpha
+        .post("/sdk/token", &token_body(&mine, &url))
+        .await
+        .expect(403, "grant_revoked");
     // A restricted grant is proxy-only.
-    admin.update_grant(&ttl, json!({"restricted": true})).await.unwrap();
+    admin
+        .update_grant(&ttl, json!({"restricted": true}))
+        .await
+        .unwrap();
     alpha
         .post("/sdk/token", &token_body(&ttl, &url))
         .await
         .expect(400, "restricted_grant_requires_proxy");
 
     // Scope drift: reported, then advisory on the next token.
-    admin.update_grant(&ttl, json!({"restricted": false})).await.unwrap();
+    admin
+        .update_grant(&ttl, json!({"restricted": false}))
+        .await
+        .unwrap();
     let r = alpha
         .post(
             &format!("/sdk/grants/{ttl}/report-scope-mismatch"),
@@ -329,12 +424,17 @@ async fn grant_reach_and_lifecycle() {
     let user = admin.create_user("u@example.com").await.unwrap();
     let mut b = token_body(&sys, &url);
     b["user_token"] = json!(user.user_token);
-    app.post("/sdk/token", &b).await.expect(403, "system_grant_user_token_mismatch");
+    app.post("/sdk/token", &b)
+        .await
+        .expect(403, "system_grant_user_token_mismatch");
 
     // Body validation.
-    app.post("/sdk/token", &json!({"grant_id": sys, "provider_id": "svc"}))
-        .await
-        .expect(422, "validation_error");
+    app.post(
+        "/sdk/token",
+        &json!({"grant_id": sys, "provider_id": "svc"}),
+    )
+    .await
+    .expect(422, "validation_error");
     app.post("/sdk/token", &json!({"grant_id": sys, "account": "a"}))
         .await
         .expect(422, "validation_error");
@@ -367,7 +467,14 @@ async fn rate_limit_answers_429_with_retry_after() {
     let r = limited.expect("rate limit never applied");
     r.expect(429, "rate_limit_exceeded");
     let d = r.detail();
-    assert_eq!((d["scope"].as_str(), d["limit"].as_u64(), d["window_seconds"].as_u64()), (Some("api_key"), Some(2), Some(60)));
+    assert_eq!(
+        (
+            d["scope"].as_str(),
+            d["limit"].as_u64(),
+            d["window_seconds"].as_u64()
+        ),
+        (Some("api_key"), Some(2), Some(60))
+    );
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry));
     assert_eq!(d["retry_after"].as_u64(), Some(retry));
@@ -379,7 +486,11 @@ async fn operator_api_requires_the_admin_token() {
     let (server, _admin) = start();
     let info = server.info().clone();
     let http = reqwest::Client::new();
-    let r = http.get(format!("{}/_dev/audit", info.base_url)).send().await.unwrap();
+    let r = http
+        .get(format!("{}/_dev/audit", info.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     let r = http
         .get(format!("{}/_dev/audit", info.base_url))
@@ -388,7 +499,11 @@ async fn operator_api_requires_the_admin_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let r = http.get(format!("{}/_dev/health", info.base_url)).send().await.unwrap();
+    let r = http
+        .get(format!("{}/_dev/health", info.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     // The info's Debug never shows secrets.
     let dbg = format!("{info:?}");

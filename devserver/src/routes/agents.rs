@@ -292,6 +292,8 @@ pub async fn create(
         let mut out = agent_json(s.agent(id).expect("just added"));
         out["api_key"] = json!(plaintext);
         out["key_id"] = json!(row.key_id.to_string());
+        // 201 for a creation, 200 for an idempotent replay (inferred; the
+        // client accepts any 2xx).
         Ok((StatusCode::CREATED, Json(out)).into_response())
     })
 }

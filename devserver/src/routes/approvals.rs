@@ -166,6 +166,8 @@ pub async fn result(
                     .clone()
                     .unwrap_or_else(|| "execution failed".into()),
             )),
+            // Any other code works here: the client only fetches once
+            // has_result is true (inferred).
             (other, _) => Err(ApiError::new(
                 409,
                 "approval_result_not_ready",

@@ -45,7 +45,8 @@ pub fn router(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
         .route("/_dev/keys", post(update_key))
         .route("/_dev/agents/{id}", post(update_agent))
         .route_layer(from_fn_with_state(ctx, admin_auth))
-        // Health answers without the token so a supervisor can probe it.
+        // Health answers without the token so a supervisor can probe it
+        // (inferred; it reveals nothing).
         .route("/_dev/health", get(health))
 }
 
@@ -255,7 +256,8 @@ async fn create_user(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Resp
         .ok_or_else(|| ApiError::validation("email", "email is required"))?;
     let ttl = opt_u64(&map, "ttl_seconds")?.unwrap_or(86_400) as i64;
     let t = now();
-    // The same e-mail is the same user (a second sign-in), with a new token.
+    // The same e-mail is the same user (a second sign-in), with a new token
+    // (inferred).
     let user_id = ctx.store.write(|s| {
         if let Some(u) = s.users.iter().find(|u| u.email == email) {
             return u.user_id;

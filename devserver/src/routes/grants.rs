@@ -410,16 +410,17 @@ pub async fn list(
                 (Some(u), Who::Operator) => s.root_user(g) == Some(u),
                 (Some(u), _) => g.parent_grant_id.is_none() || s.root_user(g) == Some(u),
             })
-            .filter(|g| provider.as_deref().map_or(true, |p| s.grant_matches_provider(g, p)))
-            .filter(|g| status.as_deref().map_or(true, |st| projected(s, g, t) == st))
+            .filter(|g| provider.as_deref().is_none_or(|p| s.grant_matches_provider(g, p)))
+            .filter(|g| status.as_deref().is_none_or(|st| projected(s, g, t) == st))
             .filter(|g| {
-                account.as_deref().map_or(true, |a| {
+                account.as_deref().is_none_or(|a| {
                     s.grant_account(g).and_then(|c| c.account_identifier.as_deref()) == Some(a)
                 })
             })
-            .filter(|g| label.as_deref().map_or(true, |l| g.label.as_deref() == Some(l)))
+            .filter(|g| label.as_deref().is_none_or(|l| g.label.as_deref() == Some(l)))
             .collect();
-        // Newest first; creation order breaks ties within a second.
+        // Newest first; creation order breaks ties within a second
+        // (inferred).
         rows.reverse();
         let total = rows.len();
         let page: Vec<Value> = rows

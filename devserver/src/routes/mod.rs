@@ -15,12 +15,16 @@ use crate::ctx::Ctx;
 use crate::error::{opt_nonempty, ApiError, ApiResult};
 use crate::resolve::Lookup;
 use crate::util::now;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use uuid::Uuid;
+
+/// Largest request body accepted anywhere.
+pub const MAX_BODY: usize = 10 * 1024 * 1024;
 
 pub fn router(ctx: Arc<Ctx>) -> Router {
     let sdk = Router::new()
@@ -64,6 +68,9 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .merge(sdk)
         .merge(dev::router(ctx.clone()))
         .merge(provider::router())
+        // One body limit everywhere (axum's default of 2 MB would otherwise
+        // cut proxied bodies the SDK is allowed to send).
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(from_fn_with_state(ctx.clone(), crate::faults::middleware))
         .with_state(ctx)
 }

@@ -401,6 +401,8 @@ pub async fn execute(
                 ApiError::new(504, "upstream_timeout", "the provider did not answer in time")
                     .with("timeout_reason", "upstream_timeout")
             } else {
+                // The status and code of an unreachable provider are not
+                // fixed by the client (inferred).
                 ApiError::new(502, "provider_unreachable", "the provider could not be reached")
             }
         }),

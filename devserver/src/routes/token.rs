@@ -79,6 +79,8 @@ pub async fn token(
                 }
             }
         }
+        // A scope-drift flag is reported as advisory (`scope_mismatch: true`
+        // in a 200), not as a pre-flight 403 (inferred default).
         let c = contract(s, gid)?;
         let user_id = lookup
             .user

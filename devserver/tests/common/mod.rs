@@ -170,7 +170,11 @@ impl Client {
             .http
             .request(
                 method,
-                format!("{}{}", self.base_url, r.sent_target.as_ref().unwrap_or(&r.target)),
+                format!(
+                    "{}{}",
+                    self.base_url,
+                    r.sent_target.as_ref().unwrap_or(&r.target)
+                ),
             )
             .header("x-api-key", &self.api_key);
         for (name, value) in signing_headers(&key, &input) {
