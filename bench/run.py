@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Benchmark harness: ours against the official Python package and against
+the wire floor, side by side in one run, rounds interleaved.
+
+    python3 bench/run.py            # full run (release builds), writes bench/out/results.json
+    python3 bench/run.py --smoke    # tiny counts on the dev builds: proves the harness runs
+
+Every contender talks to the same `alter-dev` on loopback, with the same
+grant and the echo provider. Figures are reported as ratios to the official
+package and to the floor, from the same run. Timings are never gated on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+OUT = BENCH / "out"
+OFFICIAL_VENV = BENCH / ".venv-official"
+OURS_VENV = BENCH / ".venv-ours"
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def ensure_venv(venv: Path, packages: list[str]) -> Path:
+    py = venv_python(venv)
+    if not py.exists():
+        run([sys.executable, "-m", "venv", str(venv)])
+        run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"])
+    if packages:
+        run([str(py), "-m", "pip", "install", "-q", *packages])
+    return py
+
+
+def ensure_official() -> Path:
+    py = venv_python(OFFICIAL_VENV)
+    probe = [str(py), "-c", "import importlib.metadata as m; assert m.version('alter-sdk') == '0.29.0'"]
+    if py.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+        return py
+    log("installing the official alter-sdk 0.29.0 into its own virtualenv")
+    return ensure_venv(OFFICIAL_VENV, ["alter-sdk==0.29.0"])
+
+
+def ensure_ours(release: bool) -> Path | None:
+    """Our Python package: in smoke mode the test suite's virtualenv, in a
+    full run a release wheel in a virtualenv of its own."""
+    if not release:
+        py = ROOT / "bindings-python" / ".venv" / "bin" / "python"
+        return py if py.exists() else None
+    py = ensure_venv(OURS_VENV, ["maturin>=1.7,<2"])
+    wheels = OUT / "wheels"
+    run([str(py), "-m", "maturin", "build", "--release", "-q", "-m",
+         str(ROOT / "bindings-python" / "Cargo.toml"), "-o", str(wheels)])
+    wheel = sorted(wheels.glob("alter_sdk-*.whl"), key=lambda p: p.stat().st_mtime)[-1]
+    run([str(py), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(wheel)])
+    return py
+
+
+def ensure_node(release: bool) -> Path | None:
+    pkg = ROOT / "bindings-node"
+    if not (pkg / "package.json").exists():
+        return None
+    if release:
+        run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=pkg)
+        run(["npx", "napi", "build", "--platform", "--release"], cwd=pkg)
+    return pkg if any(pkg.glob("*.node")) else None
+
+
+def rust_bins(release: bool) -> tuple[Path, Path]:
+    profile = "release" if release else "debug"
+    args = ["cargo", "build", "-q", "-p", "alter-bench", "-p", "alter-devserver"]
+    if release:
+        args.append("--release")
+    run(args, cwd=ROOT)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / profile
+    return target / "alter-dev", target / "alter-bench"
+
+
+class Vault:
+    def __init__(self, binary: Path) -> None:
+        self.proc = subprocess.Popen([str(binary), "serve", "--port", "0"], stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        self.info = json.loads(line)
+
+    def dev(self, path: str, body: dict) -> dict:
+        req = urllib.request.Request(
+            self.info["base_url"] + path,
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.info['admin_token']}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req) as r:
+            return json.loads(r.read() or b"{}")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+def measure_import(py: Path, repeats: int) -> dict:
+    code = (
+        "import time,resource,json;t=time.perf_counter();import alter_sdk;"
+        "d=time.perf_counter()-t;"
+        "print(json.dumps({'import_ms':d*1000,'peak_rss_kib':resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))"
+    )
+    samples = [json.loads(subprocess.run([str(py), "-c", code], check=True, capture_output=True, text=True).stdout)
+               for _ in range(repeats)]
+    return {
+        "import_ms": statistics.median(s["import_ms"] for s in samples),
+        "peak_rss_kib": statistics.median(s["peak_rss_kib"] for s in samples),
+    }
+
+
+def one_json(cmd: list[str], env: dict) -> dict:
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true", help="tiny counts on the dev builds")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--out", default=str(OUT / "results.json"))
+    args = ap.parse_args()
+    release = not args.smoke
+    rounds = 1 if args.smoke else args.rounds
+    base_calls = 16 if args.smoke else args.calls
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    dev_bin, bench_bin = rust_bins(release)
+    official = ensure_official()
+    ours = ensure_ours(release)
+    node = ensure_node(release)
+
+    vault = Vault(dev_bin)
+    try:
+        base = vault.info["base_url"]
+        key = vault.info["app_api_key"]
+        ms = vault.dev("/_dev/managed-secrets", {"slug": "bench", "credential": "bench-credential"})
+        grant = vault.dev(f"/_dev/managed-secrets/{ms['managed_secret_id']}/grants", {"label": "bench"})["grant_id"]
+        url = f"{base}/_provider/echo/bench"
+        env = dict(os.environ, ALTER_BASE_URL=base, PYTHONWARNINGS="ignore")
+
+        contenders: dict[str, callable] = {}
+
+        def py(pyexe: Path):
+            return lambda mode, calls, conc, warm: one_json(
+                [str(pyexe), str(BENCH / "contenders" / "py_client.py"), mode, key, grant, url, str(calls), str(conc), str(warm)], env)
+
+        def rust(mode: str):
+            return lambda _m, calls, conc, warm: one_json(
+                [str(bench_bin), mode, "--base-url", base, "--api-key", key, "--grant-id", grant, "--url", url,
+                 "--calls", str(calls), "--concurrency", str(conc), "--warmup", str(warm)], env)
+
+        contenders["official-python"] = py(official)
+        if ours:
+            contenders["ours-python"] = py(ours)
+        if node:
+            contenders["ours-node"] = lambda _m, calls, conc, warm: one_json(
+                ["node", str(BENCH / "contenders" / "node_client.mjs"), str(node), key, grant, url,
+                 str(calls), str(conc), str(warm)], env)
+        contenders["ours-rust-core"] = rust("core")
+        contenders["floor"] = rust("floor")
+
+        workloads = [("request", c) for c in (1, 16, 128)] + [("proxy", 16)]
+        results: dict[str, dict[str, list[dict]]] = {}
+        imports: dict[str, list[dict]] = {}
+        for r in range(rounds):
+            log(f"round {r + 1}/{rounds}")
+            for name, pyexe in (("official-python", official), ("ours-python", ours)):
+                if pyexe:
+                    imports.setdefault(name, []).append(measure_import(pyexe, 3 if args.smoke else 9))
+            for mode, conc in workloads:
+                calls = max(base_calls, conc * 4) if not args.smoke else max(base_calls, conc)
+                for name, fn in contenders.items():
+                    if mode == "proxy" and not name.endswith("python"):
+                        continue
+                    res = fn(mode, calls, conc, max(4, min(100, calls // 10)))
+                    results.setdefault(f"{mode}@{conc}", {}).setdefault(name, []).append(res)
+    finally:
+        vault.stop()
+
+    def med(rows: list[dict], k: str) -> float:
+        return statistics.median(r[k] for r in rows)
+
+    summary = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "mode": "smoke" if args.smoke else "full",
+        "rounds": rounds,
+        "import": {n: {k: statistics.median(s[k] for s in v) for k in ("import_ms", "peak_rss_kib")} for n, v in imports.items()},
+        "workloads": {},
+    }
+    for wl, by in results.items():
+        summary["workloads"][wl] = {
+            n: {k: med(rows, k) for k in ("throughput", "p50_ms", "p99_ms", "cpu_s_per_call", "peak_rss_kib")} | {"calls": rows[0]["calls"]}
+            for n, rows in by.items()
+        }
+    Path(args.out).write_text(json.dumps(summary, indent=2))
+    print_table(summary)
+    return 0
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    if not a or not b:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+def print_table(s: dict) -> None:
+    print(f"\nmachine: {s['machine']['platform']}, {s['machine']['cpus']} CPUs; mode {s['mode']}, {s['rounds']} round(s), medians")
+    imp = s["import"]
+    off = imp.get("official-python", {})
+    print("\n| import alter_sdk | time ms | RSS KiB | time vs official | RSS vs official |")
+    print("|---|---|---|---|---|")
+    for n, v in imp.items():
+        print(f"| {n} | {v['import_ms']:.1f} | {v['peak_rss_kib']:.0f} | {ratio(v['import_ms'], off.get('import_ms'))} | {ratio(v['peak_rss_kib'], off.get('peak_rss_kib'))} |")
+    for wl, by in s["workloads"].items():
+        off = by.get("official-python", {})
+        floor = by.get("floor", {})
+        print(f"\n| {wl} ({next(iter(by.values()))['calls']} calls) | req/s | p50 ms | p99 ms | CPU ms/call | peak RSS KiB | req/s vs official | p50 vs official | CPU vs official | RSS vs official | req/s vs floor |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for n, v in by.items():
+            print(f"| {n} | {v['throughput']:.0f} | {v['p50_ms']:.2f} | {v['p99_ms']:.2f} | {v['cpu_s_per_call'] * 1000:.3f} | {v['peak_rss_kib']:.0f} | "
+                  f"{ratio(v['throughput'], off.get('throughput'))} | {ratio(v['p50_ms'], off.get('p50_ms'))} | "
+                  f"{ratio(v['cpu_s_per_call'], off.get('cpu_s_per_call'))} | {ratio(v['peak_rss_kib'], off.get('peak_rss_kib'))} | "
+                  f"{ratio(v['throughput'], floor.get('throughput'))} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
