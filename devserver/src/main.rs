@@ -54,27 +54,28 @@ fn parse(args: &[String]) -> Result<ServerOptions, String> {
     Ok(opts)
 }
 
+/// Installs the SIGTERM/SIGINT handlers now and returns the future that
+/// resolves on either. Installing before the ready line is printed matters:
+/// a signal sent right after the line must stop the server cleanly instead
+/// of killing the process with the default action.
 #[cfg(unix)]
-async fn shutdown_signal() {
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    })
 }
 
 #[cfg(not(unix))]
-async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 fn main() -> ExitCode {
@@ -100,17 +101,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = rt.block_on(alter_devserver::run(
-        opts,
-        |info| {
-            let line = serde_json::to_string(info).expect("info serialises");
-            let mut out = std::io::stdout().lock();
-            // The line is the readiness signal: flush it at once.
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
-        },
-        shutdown_signal(),
-    ));
+    let result = rt.block_on(async {
+        let signal = shutdown_signal()?;
+        alter_devserver::run(
+            opts,
+            |info| {
+                let line = serde_json::to_string(info).expect("info serialises");
+                let mut out = std::io::stdout().lock();
+                // The line is the readiness signal: flush it at once.
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            },
+            signal,
+        )
+        .await
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -5,7 +5,7 @@
 //! safety for free. The bootstrap section is the one place a plaintext
 //! secret lives: the app key and admin token are kept there so that a
 //! restarted server prints, and accepts, the same credentials (documented in
-//! the README of the crate's `serve` command).
+//! `devserver/README.md` and `alter-dev --help`).
 
 use crate::state::State;
 use rusqlite::{params, Connection, OptionalExtension};

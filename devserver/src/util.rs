@@ -69,6 +69,25 @@ pub fn is_canonical_uuid(s: &str) -> bool {
     Uuid::parse_str(s).is_ok_and(|u| u.to_string() == s)
 }
 
+/// Headers as a JSON object: names lower-case (as `http` stores them),
+/// repeated headers joined with `, `.
+pub fn header_map(headers: &axum::http::HeaderMap) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for (name, value) in headers {
+        let v = String::from_utf8_lossy(value.as_bytes());
+        match out.get_mut(name.as_str()) {
+            Some(serde_json::Value::String(prev)) => {
+                prev.push_str(", ");
+                prev.push_str(&v);
+            }
+            _ => {
+                out.insert(name.as_str().to_string(), v.into_owned().into());
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

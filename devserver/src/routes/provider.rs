@@ -3,12 +3,13 @@
 //! answers a chosen status, `/_provider/redirect` answers 302.
 
 use crate::ctx::Ctx;
+use crate::util::header_map;
 use axum::extract::{Path, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use std::sync::Arc;
 
 /// Largest body the echo endpoint reads.
@@ -25,19 +26,7 @@ pub fn router() -> Router<Arc<Ctx>> {
 
 async fn echo(req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let mut headers = Map::new();
-    for (name, value) in &parts.headers {
-        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        match headers.get_mut(name.as_str()) {
-            Some(Value::String(prev)) => {
-                prev.push_str(", ");
-                prev.push_str(&v);
-            }
-            _ => {
-                headers.insert(name.as_str().to_string(), Value::String(v));
-            }
-        }
-    }
+    let headers = header_map(&parts.headers);
     let body = match axum::body::to_bytes(body, MAX_ECHO_BODY).await {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),

@@ -8,7 +8,7 @@ use crate::error::{json_object, ApiError, ApiResult};
 use crate::resolve::{check_live, contract, resolve};
 use crate::routes::{check_rule, parse_lookup};
 use crate::state::{Approval, ApprovalStatus, CapturedResult, FrozenRequest};
-use crate::util::{now, rfc3339};
+use crate::util::{header_map, now, rfc3339};
 use alter_core::audit::safe_response_body;
 use alter_core::inject::{build_provider_request, ProviderRequest, RequestBody};
 use alter_core::provider_url::{QueryParams, QueryValue};
@@ -291,19 +291,7 @@ struct Captured {
 async fn send(rb: reqwest::RequestBuilder) -> Result<Captured, reqwest::Error> {
     let mut resp = rb.send().await?;
     let status = resp.status().as_u16();
-    let mut headers = Map::new();
-    for (name, value) in resp.headers() {
-        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        match headers.get_mut(name.as_str()) {
-            Some(Value::String(prev)) => {
-                prev.push_str(", ");
-                prev.push_str(&v);
-            }
-            _ => {
-                headers.insert(name.as_str().to_string(), Value::String(v));
-            }
-        }
-    }
+    let headers = header_map(resp.headers());
     let mut body = Vec::new();
     let mut truncated = false;
     while let Some(chunk) = resp.chunk().await? {

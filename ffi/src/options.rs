@@ -1,0 +1,365 @@
+//! The JSON option objects the C functions accept, parsed into the core's
+//! option structs. Unknown keys are refused so that a misspelt option fails
+//! loudly instead of being ignored.
+
+use crate::guard::{Fail, FfiResult};
+use alter_core::{
+    CallerType, ClientOptions, ProxyOptions, QueryParams, QueryValue, RequestOptions, RetryPolicy,
+};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Parses an optional options text into an object (NULL or `""` → empty).
+pub(crate) fn object(text: Option<&str>, what: &str) -> FfiResult<Map<String, Value>> {
+    let text = match text {
+        None => return Ok(Map::new()),
+        Some(t) if t.trim().is_empty() => return Ok(Map::new()),
+        Some(t) => t,
+    };
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(Fail::invalid(format!("{what} must be a JSON object"))),
+        Err(e) => Err(Fail::invalid(format!("{what} is not valid JSON: {e}"))),
+    }
+}
+
+/// Reads fields out of an options object, remembering which were used.
+pub(crate) struct Fields<'a> {
+    what: &'a str,
+    map: Map<String, Value>,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(what: &'a str, map: Map<String, Value>) -> Fields<'a> {
+        Fields { what, map }
+    }
+
+    fn bad(&self, key: &str, expected: &str) -> Fail {
+        Fail::invalid(format!("{}: \"{key}\" must be {expected}", self.what))
+    }
+
+    /// Takes a present, non-null value.
+    pub fn take(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key).filter(|v| !v.is_null())
+    }
+
+    pub fn string(&mut self, key: &str) -> FfiResult<Option<String>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(self.bad(key, "a string")),
+        }
+    }
+
+    pub fn boolean(&mut self, key: &str) -> FfiResult<Option<bool>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(_) => Err(self.bad(key, "a boolean")),
+        }
+    }
+
+    pub fn int(&mut self, key: &str) -> FfiResult<Option<i64>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(v) => v.as_i64().map(Some).ok_or_else(|| self.bad(key, "an integer")),
+        }
+    }
+
+    pub fn number(&mut self, key: &str) -> FfiResult<Option<f64>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(v) => v.as_f64().map(Some).ok_or_else(|| self.bad(key, "a number")),
+        }
+    }
+
+    pub fn object(&mut self, key: &str) -> FfiResult<Option<Map<String, Value>>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m)),
+            Some(_) => Err(self.bad(key, "an object")),
+        }
+    }
+
+    pub fn string_list(&mut self, key: &str) -> FfiResult<Option<Vec<String>>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Array(a)) => a
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s),
+                    _ => Err(self.bad(key, "an array of strings")),
+                })
+                .collect::<FfiResult<Vec<_>>>()
+                .map(Some),
+            Some(_) => Err(self.bad(key, "an array of strings")),
+        }
+    }
+
+    /// `{"name": "value", ...}` or `[["name", "value"], ...]` (order kept,
+    /// repeats allowed in the array form).
+    pub fn pairs(&mut self, key: &str) -> FfiResult<Option<Vec<(String, String)>>> {
+        let expected = "an object of strings or an array of [name, value] string pairs";
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Object(m)) => m
+                .into_iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok((k, s)),
+                    _ => Err(self.bad(key, expected)),
+                })
+                .collect::<FfiResult<Vec<_>>>()
+                .map(Some),
+            Some(Value::Array(a)) => a
+                .into_iter()
+                .map(|pair| match pair {
+                    Value::Array(p) => match p.as_slice() {
+                        [Value::String(k), Value::String(v)] => Ok((k.clone(), v.clone())),
+                        _ => Err(self.bad(key, expected)),
+                    },
+                    _ => Err(self.bad(key, expected)),
+                })
+                .collect::<FfiResult<Vec<_>>>()
+                .map(Some),
+            Some(_) => Err(self.bad(key, expected)),
+        }
+    }
+
+    /// Query parameters: `{"name": scalar | [scalars]}` or an array of
+    /// `[name, scalar | [scalars]]` pairs.
+    pub fn query(&mut self, key: &str) -> FfiResult<Option<QueryParams>> {
+        let expected = "an object (or array of [name, value] pairs) of strings, numbers, booleans, null or arrays of those";
+        let entries: Vec<(String, Value)> = match self.take(key) {
+            None => return Ok(None),
+            Some(Value::Object(m)) => m.into_iter().collect(),
+            Some(Value::Array(a)) => a
+                .into_iter()
+                .map(|pair| match pair {
+                    Value::Array(p) if p.len() == 2 => match (&p[0], &p[1]) {
+                        (Value::String(k), v) => Ok((k.clone(), v.clone())),
+                        _ => Err(self.bad(key, expected)),
+                    },
+                    _ => Err(self.bad(key, expected)),
+                })
+                .collect::<FfiResult<Vec<_>>>()?,
+            Some(_) => return Err(self.bad(key, expected)),
+        };
+        let mut out = QueryParams::new();
+        for (k, v) in entries {
+            let qv = match v {
+                Value::Array(items) => QueryValue::List(
+                    items
+                        .into_iter()
+                        .map(|i| scalar(i).ok_or_else(|| self.bad(key, expected)))
+                        .collect::<FfiResult<Vec<_>>>()?,
+                ),
+                other => scalar(other).ok_or_else(|| self.bad(key, expected))?,
+            };
+            out.push((k, qv));
+        }
+        Ok(Some(out))
+    }
+
+    /// Fails on any key not taken.
+    pub fn finish(self) -> FfiResult<()> {
+        match self.map.keys().next() {
+            None => Ok(()),
+            Some(k) => Err(Fail::invalid(format!(
+                "{}: unknown option \"{k}\"",
+                self.what
+            ))),
+        }
+    }
+}
+
+fn scalar(v: Value) -> Option<QueryValue> {
+    Some(match v {
+        Value::Null => QueryValue::Null,
+        Value::Bool(b) => QueryValue::Bool(b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => QueryValue::Int(i),
+            None => QueryValue::Float(n.as_f64()?),
+        },
+        Value::String(s) => QueryValue::Str(s),
+        _ => return None,
+    })
+}
+
+fn seconds(what: &str, s: f64) -> FfiResult<Duration> {
+    Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| Fail::invalid(format!("{what} must be a positive number of seconds")))
+}
+
+/// Client options: see `alter_app_new` in the header for the schema.
+pub(crate) fn client_options(api_key: &str, text: Option<&str>) -> FfiResult<ClientOptions> {
+    let mut f = Fields::new("client options", object(text, "client options")?);
+    let mut o = ClientOptions {
+        api_key: api_key.to_string(),
+        user_agent: Some(concat!("alter-sdk-c/", env!("CARGO_PKG_VERSION")).to_string()),
+        ..Default::default()
+    };
+    o.base_url = f.string("base_url")?;
+    if let Some(t) = f.number("timeout_seconds")? {
+        o.timeout = Some(seconds("timeout_seconds", t)?);
+    }
+    o.caller = f.string("caller")?;
+    if let Some(ct) = f.string("caller_type")? {
+        o.caller_type = Some(CallerType::parse(&ct)?);
+    }
+    if let Some(ua) = f.string("user_agent")? {
+        o.user_agent = Some(ua);
+    }
+    match f.take("retry") {
+        None => {}
+        Some(Value::Bool(false)) => o.retry = Some(RetryPolicy::disabled()),
+        Some(Value::Bool(true)) => o.retry = Some(RetryPolicy::default()),
+        Some(Value::Object(m)) => {
+            let mut r = Fields::new("client options: retry", m);
+            let mut p = RetryPolicy::default();
+            if let Some(n) = r.int("max_attempts")? {
+                p.max_attempts = u32::try_from(n)
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| Fail::invalid("retry.max_attempts must be at least 1"))?;
+            }
+            if let Some(s) = r.number("initial_backoff_seconds")? {
+                p.initial_backoff = seconds("retry.initial_backoff_seconds", s)?;
+            }
+            if let Some(s) = r.number("max_backoff_seconds")? {
+                p.max_backoff = seconds("retry.max_backoff_seconds", s)?;
+            }
+            if let Some(s) = r.number("max_retry_after_seconds")? {
+                p.max_retry_after = seconds("retry.max_retry_after_seconds", s)?;
+            }
+            r.finish()?;
+            o.retry = Some(p);
+        }
+        Some(_) => {
+            return Err(Fail::invalid(
+                "client options: \"retry\" must be a boolean or an object",
+            ))
+        }
+    }
+    match f.string("warnings")?.as_deref() {
+        None | Some("stderr") => {}
+        Some("silent") => o.warnings = Some(Arc::new(|_: &str| {})),
+        Some(_) => {
+            return Err(Fail::invalid(
+                "client options: \"warnings\" must be \"stderr\" or \"silent\"",
+            ))
+        }
+    }
+    f.finish()?;
+    Ok(o)
+}
+
+/// The fields `request` and `proxy_request` share.
+struct Common {
+    grant_id: Option<String>,
+    provider: Option<String>,
+    account: Option<String>,
+    label: Option<String>,
+    app_user_id: Option<String>,
+    user_token: Option<String>,
+    json: Option<Value>,
+    headers: Option<Vec<(String, String)>>,
+    query_params: Option<QueryParams>,
+    path_params: Vec<(String, String)>,
+    reason: Option<String>,
+    context: Option<Vec<(String, String)>>,
+    caller: Option<String>,
+}
+
+fn common(f: &mut Fields) -> FfiResult<Common> {
+    Ok(Common {
+        grant_id: f.string("grant_id")?,
+        provider: f.string("provider")?,
+        account: f.string("account")?,
+        label: f.string("label")?,
+        app_user_id: f.string("app_user_id")?,
+        user_token: f.string("user_token")?,
+        json: f.take("json"),
+        headers: f.pairs("headers")?,
+        query_params: f.query("query")?,
+        path_params: f.pairs("path_params")?.unwrap_or_default(),
+        reason: f.string("reason")?,
+        context: f.pairs("context")?,
+        caller: f.string("caller")?,
+    })
+}
+
+/// Retrieve-mode options: see `alter_request` in the header for the schema.
+/// `raw_body` is the body passed by pointer, if any.
+pub(crate) fn request_options(
+    text: Option<&str>,
+    raw_body: Option<&[u8]>,
+) -> FfiResult<RequestOptions> {
+    let mut f = Fields::new("request options", object(text, "request options")?);
+    let c = common(&mut f)?;
+    let text_body = f.string("body")?;
+    let b64_body = f.string("body_base64")?;
+    f.finish()?;
+    let mut given = 0;
+    given += usize::from(raw_body.is_some());
+    given += usize::from(text_body.is_some());
+    given += usize::from(b64_body.is_some());
+    if given > 1 {
+        return Err(Fail::invalid(
+            "request options: give at most one of the body argument, \"body\" and \"body_base64\"",
+        ));
+    }
+    let body = match (raw_body, text_body, b64_body) {
+        (Some(b), _, _) => Some(b.to_vec()),
+        (_, Some(t), _) => Some(t.into_bytes()),
+        (_, _, Some(b)) => {
+            use base64::Engine;
+            Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b.as_bytes())
+                    .map_err(|_| Fail::invalid("request options: \"body_base64\" is not base64"))?,
+            )
+        }
+        _ => None,
+    };
+    Ok(RequestOptions {
+        grant_id: c.grant_id,
+        provider: c.provider,
+        account: c.account,
+        label: c.label,
+        app_user_id: c.app_user_id,
+        user_token: c.user_token,
+        json: c.json,
+        body,
+        headers: c.headers.unwrap_or_default(),
+        query_params: c.query_params,
+        path_params: c.path_params,
+        reason: c.reason,
+        context: c.context,
+        caller: c.caller,
+    })
+}
+
+/// Proxy-mode options: see `alter_proxy_request` in the header.
+pub(crate) fn proxy_options(text: Option<&str>) -> FfiResult<ProxyOptions> {
+    let mut f = Fields::new("proxy options", object(text, "proxy options")?);
+    let c = common(&mut f)?;
+    f.finish()?;
+    Ok(ProxyOptions {
+        grant_id: c.grant_id,
+        provider: c.provider,
+        account: c.account,
+        label: c.label,
+        app_user_id: c.app_user_id,
+        user_token: c.user_token,
+        json: c.json,
+        headers: c.headers,
+        query_params: c.query_params,
+        path_params: c.path_params,
+        reason: c.reason,
+        context: c.context,
+        caller: c.caller,
+    })
+}
