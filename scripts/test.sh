@@ -16,3 +16,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== benchmark harness (smoke: tiny counts, proves it runs; no timing gates)"
+python3 bench/run.py --smoke --out target/bench-smoke.json
