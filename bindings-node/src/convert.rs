@@ -125,6 +125,16 @@ impl Args {
         }
     }
 
+    /// An optional string argument.
+    pub fn opt_str(&self, i: usize) -> Option<String> {
+        self.get(i).and_then(Value::as_str).map(str::to_string)
+    }
+
+    /// Any argument, as given.
+    pub fn value(&self, i: usize) -> Option<Value> {
+        self.get(i).cloned()
+    }
+
     /// The options object at position `i` (absent means empty).
     pub fn opts(&self, i: usize) -> Result<Opts, Error> {
         Opts::new(self.op, self.get(i).cloned())
@@ -175,11 +185,6 @@ impl Opts {
     /// Removes a key; `null` counts as absent.
     pub fn take(&mut self, key: &str) -> Option<Value> {
         self.map.remove(key).filter(|v| !v.is_null())
-    }
-
-    /// True when the key is present (even as `null`).
-    pub fn has(&self, key: &str) -> bool {
-        self.map.get(key).is_some_and(|v| !v.is_null())
     }
 
     pub fn str(&mut self, key: &str) -> Result<Option<String>, Error> {
@@ -272,14 +277,21 @@ impl Opts {
         }
     }
 
+    /// Removes a key, keeping an explicit `null`.
+    pub fn take_raw(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key)
+    }
+
+    /// Every key not consumed yet, in order.
+    pub fn into_rest(self) -> Map<String, Value> {
+        self.map
+    }
+
     /// Fails on any key not consumed.
     pub fn finish(self) -> Result<(), Error> {
         match self.map.keys().next() {
             None => Ok(()),
-            Some(k) => Err(Error::value(format!(
-                "{}: unknown option '{k}'",
-                self.op
-            ))),
+            Some(k) => Err(Error::value(format!("{}: unknown option '{k}'", self.op))),
         }
     }
 }
@@ -298,7 +310,10 @@ mod tests {
         assert_eq!(camel_case("grant_id"), "grantId");
         assert_eq!(camel_case("body_b64"), "bodyB64");
         assert_eq!(camel_case("apiKey"), "apiKey");
-        assert_eq!(snake_case_class("NoDelegatedGrantError"), "no_delegated_grant");
+        assert_eq!(
+            snake_case_class("NoDelegatedGrantError"),
+            "no_delegated_grant"
+        );
         assert_eq!(snake_case_class("ProviderAPIError"), "provider_api");
         assert_eq!(snake_case_class("AlterSDKError"), "alter_sdk");
         assert_eq!(snake_case_class("TimeoutError"), "timeout");

@@ -16,6 +16,8 @@ pub enum Failure {
     /// Cancelled through its `AbortSignal` (the JavaScript layer has already
     /// rejected with the signal's reason).
     Aborted,
+    /// Not an SDK error (the test helper's operator calls): a plain `Error`.
+    Other(String),
 }
 
 impl From<Error> for Failure {
@@ -77,6 +79,7 @@ pub fn payload(e: &Error) -> Value {
 /// Builds the JavaScript error value for a failure.
 pub fn to_js(env: &Env, f: &Failure) -> napi::Error {
     let (message, data) = match f {
+        Failure::Other(m) => (m.clone(), Value::Null),
         Failure::Core(e) => (e.message().to_string(), payload(e)),
         Failure::Aborted => (
             "The operation was aborted".to_string(),
@@ -84,8 +87,11 @@ pub fn to_js(env: &Env, f: &Failure) -> napi::Error {
         ),
     };
     let build = || -> napi::Result<napi::Error> {
-        let mut obj = env.create_error(napi::Error::new(Status::GenericFailure, message.clone()))?;
-        obj.set_named_property("alter", data.clone())?;
+        let mut obj =
+            env.create_error(napi::Error::new(Status::GenericFailure, message.clone()))?;
+        if !data.is_null() {
+            obj.set_named_property("alter", data.clone())?;
+        }
         Ok(napi::Error::from(obj.to_unknown()))
     };
     build().unwrap_or_else(|e| e)

@@ -1,1 +1,43 @@
-//! Work in progress.
+//! `@alter-ai/alter-sdk`: the Node.js binding of the Alter Vault SDK core.
+//!
+//! The native module converts types and nothing else: every rule lives in
+//! `alter-core`. JavaScript sees a `NativeClient` per `App`/`Agent` whose
+//! asynchronous operations run on the core's shared tokio runtime and settle
+//! promises from there, so no call ever blocks the event loop. The thin
+//! JavaScript layer (`index.js`) adds the error classes, the fetch-style
+//! `Response`, `AbortSignal` handling and secret-safe representations.
+
+mod client;
+mod convert;
+mod errors;
+mod more;
+mod promise;
+mod testing;
+
+use napi_derive::napi;
+use serde_json::Value;
+
+pub use client::NativeClient;
+pub use promise::CancelToken;
+pub use testing::NativeLocalVault;
+
+/// The error classes as `{name, parent, code, attributes}` rows, parents
+/// first: the one table the JavaScript error hierarchy is built from.
+#[napi(
+    ts_return_type = "Array<{ name: string; parent: string | null; code: string; attributes: string[] }>"
+)]
+pub fn error_kinds() -> Value {
+    errors::kinds_table()
+}
+
+/// Offline check of an API key's grammar and checksum; never throws.
+#[napi]
+pub fn is_valid_key(key: String) -> bool {
+    alter_core::is_valid_key(&key)
+}
+
+/// The `User-Agent` product token of this binding.
+#[napi]
+pub fn user_agent() -> String {
+    client::USER_AGENT.to_string()
+}

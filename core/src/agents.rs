@@ -1,6 +1,7 @@
 //! `app.agents`: managed agents and their keys (App only), and `Agent::me`.
 //! These calls use their own error mapper (`error::map_agents_error`).
 
+use crate::backend::lenient;
 use crate::client::Client;
 use crate::error::{self, Details, Error, Result};
 use crate::principals::{Agent, App};
@@ -8,19 +9,71 @@ use crate::transport::{encode_segment, Call, Site};
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
+
+fn literal<'de, D: Deserializer<'de>>(
+    d: D,
+    allowed: &[&str],
+    what: &str,
+) -> std::result::Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    if allowed.contains(&s.as_str()) {
+        Ok(s)
+    } else {
+        Err(serde::de::Error::custom(format!("unexpected {what} {s:?}")))
+    }
+}
+
+fn agent_type<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    literal(d, &["agent", "service"], "type")
+}
+
+fn agent_status<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    literal(d, &["active", "inactive", "revoked"], "status")
+}
+
+fn non_empty_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.is_empty() {
+        Err(serde::de::Error::custom("expected a non-empty string"))
+    } else {
+        Ok(s)
+    }
+}
+
+/// A UUID in any standard spelling, kept in canonical lowercase form.
+fn uuid_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::principals::normalize_uuid(&s).ok_or_else(|| serde::de::Error::custom("expected a UUID"))
+}
+
+fn opt_uuid_string<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) => crate::principals::normalize_uuid(&s)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("expected a UUID")),
+    }
+}
 
 /// A managed agent's record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentInfo {
+    /// Canonical lowercase UUID.
+    #[serde(deserialize_with = "uuid_string")]
     pub id: String,
     pub name: String,
     #[serde(default)]
     pub display_name: Option<String>,
-    #[serde(rename = "type")]
+    /// `agent` or `service`.
+    #[serde(rename = "type", deserialize_with = "agent_type")]
     pub agent_type: String,
+    /// `active`, `inactive` (paused) or `revoked`.
+    #[serde(deserialize_with = "agent_status")]
     pub status: String,
     #[serde(default)]
     pub scopes: Map<String, Value>,
@@ -38,7 +91,7 @@ pub struct AgentInfo {
     pub created_at: String,
     #[serde(default)]
     pub last_used_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_uuid_string")]
     pub parent_agent_id: Option<String>,
     #[serde(default)]
     pub stored_legacy_managed_secret_names: Vec<String>,
@@ -50,7 +103,10 @@ pub struct AgentInfo {
 pub struct AgentCreateResult {
     #[serde(flatten)]
     pub agent: AgentInfo,
+    /// Always present on the wire; `null` on an idempotent replay.
+    #[serde(deserialize_with = "lenient::nullable")]
     pub api_key: Option<String>,
+    #[serde(deserialize_with = "uuid_string")]
     pub key_id: String,
 }
 
@@ -78,8 +134,11 @@ pub struct AgentListResult {
 /// A per-agent key (never its plaintext).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentKey {
+    #[serde(deserialize_with = "uuid_string")]
     pub key_id: String,
+    #[serde(deserialize_with = "non_empty_string")]
     pub key_prefix: String,
+    #[serde(deserialize_with = "non_empty_string")]
     pub name: String,
     pub created_at: String,
     #[serde(default)]
@@ -108,6 +167,8 @@ impl AgentKey {
 pub struct AgentKeyMintResult {
     #[serde(flatten)]
     pub key: AgentKey,
+    /// Always present on the wire.
+    #[serde(deserialize_with = "lenient::nullable")]
     pub api_key: Option<String>,
 }
 
@@ -191,6 +252,36 @@ fn require(name: &str, v: &str) -> Result<()> {
     }
 }
 
+/// The `agents.create` body: `name`, `type`, `scopes` (only when given),
+/// `metadata` (always), then `display_name` and `policy` when given.
+pub(crate) fn create_body(a: &CreateAgent) -> Result<Value> {
+    require("name", &a.name)?;
+    let agent_type = a.agent_type.clone().unwrap_or_else(|| "agent".into());
+    if agent_type != "agent" && agent_type != "service" {
+        return Err(Error::value("type must be 'agent' or 'service'"));
+    }
+    if let Some(s) = &a.scopes {
+        validate_agent_scopes(s)?;
+    }
+    let mut body = Map::new();
+    body.insert("name".into(), a.name.as_str().into());
+    body.insert("type".into(), agent_type.into());
+    if let Some(s) = &a.scopes {
+        body.insert("scopes".into(), Value::Object(s.clone()));
+    }
+    body.insert(
+        "metadata".into(),
+        Value::Object(a.metadata.clone().unwrap_or_default()),
+    );
+    if let Some(d) = &a.display_name {
+        body.insert("display_name".into(), d.as_str().into());
+    }
+    if let Some(p) = &a.policy {
+        body.insert("policy".into(), Value::Object(p.clone()));
+    }
+    Ok(Value::Object(body))
+}
+
 impl Client {
     /// Sends a call through the agents mapper and parses the 2xx body.
     pub(crate) async fn agents_call<T: DeserializeOwned>(
@@ -199,6 +290,8 @@ impl Client {
         what: &str,
     ) -> Result<T> {
         self.ensure_open()?;
+        // Namespace calls carry the actor set with the ambient trace context.
+        let call = call.actor(crate::backend::ambient_actor()?);
         let reply = self.shared.send(&self.local, &call).await?;
         if reply.status >= 400 {
             return Err(error::map_agents_error(&reply.failure()));
@@ -253,33 +346,11 @@ impl Agent {
 }
 
 impl Agents<'_> {
+    /// Creates a managed agent and its first key; the plaintext key is in
+    /// the result once (`None` on an idempotent replay).
     pub async fn create(&self, a: CreateAgent) -> Result<AgentCreateResult> {
-        require("name", &a.name)?;
-        let agent_type = a.agent_type.unwrap_or_else(|| "agent".into());
-        if agent_type != "agent" && agent_type != "service" {
-            return Err(Error::value("type must be 'agent' or 'service'"));
-        }
-        if let Some(s) = &a.scopes {
-            validate_agent_scopes(s)?;
-        }
-        let mut body = Map::new();
-        body.insert("name".into(), a.name.into());
-        body.insert("type".into(), agent_type.into());
-        if let Some(s) = a.scopes {
-            body.insert("scopes".into(), Value::Object(s));
-        }
-        body.insert(
-            "metadata".into(),
-            Value::Object(a.metadata.unwrap_or_default()),
-        );
-        if let Some(d) = a.display_name {
-            body.insert("display_name".into(), d.into());
-        }
-        if let Some(p) = a.policy {
-            body.insert("policy".into(), Value::Object(p));
-        }
-        let mut call =
-            Call::new(Method::POST, "/sdk/agents", Site::Namespace).json(&Value::Object(body));
+        let body = create_body(&a)?;
+        let mut call = Call::new(Method::POST, "/sdk/agents", Site::Namespace).json(&body);
         if let Some(k) = a.idempotency_key {
             if k.contains('\r') || k.contains('\n') {
                 return Err(Error::value("idempotency_key must not contain CR or LF"));
@@ -498,5 +569,131 @@ impl Agents<'_> {
         }
         let call = Call::new(Method::DELETE, target, Site::Namespace).idempotent(true);
         self.client.agents_call(call, "agents.revoke_key").await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn create_body_order_and_checks() {
+        let minimal = CreateAgent {
+            name: "research-bot".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            crate::json::compact_ascii(&create_body(&minimal).unwrap()),
+            r#"{"name":"research-bot","type":"agent","metadata":{}}"#
+        );
+        let full = CreateAgent {
+            name: "bot".into(),
+            scopes: Some(obj(
+                json!({"google": ["openid"], "managed_secret_slugs": ["stripe"]}),
+            )),
+            display_name: Some("Bot".into()),
+            agent_type: Some("service".into()),
+            metadata: Some(obj(json!({"team": "x"}))),
+            policy: Some(obj(json!({"requires_approval": false}))),
+            idempotency_key: None,
+        };
+        assert_eq!(
+            crate::json::compact_ascii(&create_body(&full).unwrap()),
+            r#"{"name":"bot","type":"service","scopes":{"google":["openid"],"managed_secret_slugs":["stripe"]},"metadata":{"team":"x"},"display_name":"Bot","policy":{"requires_approval":false}}"#
+        );
+        let deny_all = CreateAgent {
+            scopes: Some(Map::new()),
+            ..minimal.clone()
+        };
+        assert!(create_body(&deny_all).is_ok());
+        for bad in [
+            CreateAgent {
+                name: String::new(),
+                ..minimal.clone()
+            },
+            CreateAgent {
+                agent_type: Some("robot".into()),
+                ..minimal.clone()
+            },
+            CreateAgent {
+                scopes: Some(obj(json!({"google": []}))),
+                ..minimal.clone()
+            },
+            CreateAgent {
+                scopes: Some(obj(json!({" google": ["x"]}))),
+                ..minimal.clone()
+            },
+            CreateAgent {
+                scopes: Some(obj(json!({"google": ["x "]}))),
+                ..minimal.clone()
+            },
+            CreateAgent {
+                scopes: Some(obj(json!({"google": "x"}))),
+                ..minimal.clone()
+            },
+            CreateAgent {
+                scopes: Some(obj(json!({"google": vec!["s".repeat(100); 130]}))),
+                ..minimal.clone()
+            },
+        ] {
+            assert_eq!(create_body(&bad).unwrap_err().kind(), "AlterValueError");
+        }
+    }
+
+    fn agent_json() -> Value {
+        json!({"id": "0B6F2D7E-52C4-4C1D-9E55-2A8F3C9D1E00", "name": "bot", "type": "agent",
+            "status": "inactive", "version": 2, "created_at": "2026-01-01T00:00:00Z"})
+    }
+
+    #[test]
+    fn agent_models() {
+        let a: AgentInfo = serde_json::from_value(agent_json()).unwrap();
+        assert_eq!(a.id, "0b6f2d7e-52c4-4c1d-9e55-2a8f3c9d1e00");
+        assert!(a.scopes.is_empty() && a.stored_legacy_managed_secret_names.is_empty());
+        for (k, v) in [
+            ("type", json!("robot")),
+            ("status", json!("paused")),
+            ("id", json!("x")),
+        ] {
+            let mut bad = agent_json();
+            bad[k] = v;
+            assert!(serde_json::from_value::<AgentInfo>(bad).is_err(), "{k}");
+        }
+        let mut created = agent_json();
+        created["key_id"] = json!("0b6f2d7e-52c4-4c1d-9e55-2a8f3c9d1e01");
+        // `api_key` must be present, possibly null.
+        assert!(serde_json::from_value::<AgentCreateResult>(created.clone()).is_err());
+        created["api_key"] = Value::Null;
+        let replay: AgentCreateResult = serde_json::from_value(created.clone()).unwrap();
+        assert_eq!(replay.api_key, None);
+        created["api_key"] = json!("alter_key_secret");
+        let fresh: AgentCreateResult = serde_json::from_value(created).unwrap();
+        assert!(!format!("{fresh:?}").contains("alter_key_secret"));
+
+        let key = json!({"key_id": "0b6f2d7e-52c4-4c1d-9e55-2a8f3c9d1e01", "key_prefix": "alter_key_ab",
+            "name": "bot-1", "created_at": "t", "deprecated_at": "t"});
+        let k: AgentKey = serde_json::from_value(key.clone()).unwrap();
+        assert_eq!(k.status(), "deprecated");
+        let mut empty_prefix = key.clone();
+        empty_prefix["key_prefix"] = json!("");
+        assert!(serde_json::from_value::<AgentKey>(empty_prefix).is_err());
+        assert!(serde_json::from_value::<AgentKeyMintResult>(key.clone()).is_err());
+        let mut minted = key;
+        minted["api_key"] = json!("alter_key_secret");
+        let m: AgentKeyMintResult = serde_json::from_value(minted).unwrap();
+        assert!(!format!("{m:?}").contains("alter_key_secret"));
+        let list: AgentListResult = serde_json::from_value(json!({
+            "items": [agent_json()], "total": 1, "limit": 100, "offset": 0, "has_more": false
+        }))
+        .unwrap();
+        assert_eq!(list.agents.len(), 1);
     }
 }

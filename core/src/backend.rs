@@ -8,7 +8,6 @@ use crate::error::{self, Details, Error, Result};
 use crate::transport::{Actor, Call, Reply};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use std::sync::{Arc, Mutex, Weak};
 
 /// The actor set of a namespace call: cached actor id plus the ambient
 /// `trace()` context (wire.md §3.2).
@@ -31,56 +30,33 @@ impl Client {
         Ok(reply)
     }
 
-    /// Sends a call and parses the 2xx body as a JSON object.
-    pub(crate) async fn backend_object(&self, call: &Call, what: &str) -> Result<Map<String, Value>> {
-        let reply = self.backend_reply(call).await?;
-        json_object(&reply, what)
-    }
-
     /// The user token of a call that falls back to the getter: the explicit
     /// one, else a token installed by `authenticate()`, else the configured
     /// getter (whose failure aborts the call).
-    pub(crate) async fn user_token_or_getter(&self, explicit: Option<&str>) -> Result<Option<String>> {
-        if let Some(t) = explicit {
-            return Ok(Some(t.to_string()));
-        }
-        if let Some(t) = installed_token(&self.shared) {
-            return Ok(Some(t));
-        }
-        self.resolve_user_token(None).await
+    pub(crate) async fn user_token_or_getter(
+        &self,
+        explicit: Option<&str>,
+    ) -> Result<Option<String>> {
+        self.resolve_user_token(explicit).await
     }
 }
 
 // ---- tokens installed by `authenticate()` -----------------------------------
 
-/// Tokens installed on a client's shared state by `App::authenticate`. Keyed
-/// by a weak reference, so a dropped client's entry can never be mistaken
-/// for a new client's (the allocation outlives the weak pointer).
-static INSTALLED: Mutex<Vec<(Weak<Shared>, String)>> = Mutex::new(Vec::new());
-
-pub(crate) fn install_token(shared: &Arc<Shared>, token: String) -> bool {
-    let mut slots = INSTALLED.lock().unwrap();
-    slots.retain(|(w, _)| w.strong_count() > 0);
-    let key = Arc::downgrade(shared);
-    match slots.iter_mut().find(|(w, _)| Weak::ptr_eq(w, &key)) {
-        Some(slot) => {
-            slot.1 = token;
-            true
-        }
-        None => {
-            slots.push((key, token));
-            false
-        }
-    }
+/// Installs a user token on a client's shared state (siblings share it).
+/// Returns whether it replaced an earlier one.
+pub(crate) fn install_token(shared: &Shared, token: String) -> bool {
+    shared
+        .installed_user_token
+        .lock()
+        .unwrap()
+        .replace(token)
+        .is_some()
 }
 
-pub(crate) fn installed_token(shared: &Arc<Shared>) -> Option<String> {
-    let slots = INSTALLED.lock().unwrap();
-    let key = Arc::as_ptr(shared);
-    slots
-        .iter()
-        .find(|(w, _)| std::ptr::eq(w.as_ptr(), key) && w.strong_count() > 0)
-        .map(|(_, t)| t.clone())
+#[cfg(test)]
+pub(crate) fn installed_token(shared: &Shared) -> Option<String> {
+    shared.installed_user_token.lock().unwrap().clone()
 }
 
 // ---- response parsing ---------------------------------------------------------
@@ -89,15 +65,6 @@ fn status_details(status: u16) -> Details {
     let mut d = Details::new();
     d.insert("status_code".into(), status.into());
     d
-}
-
-/// `BackendError` for a 2xx body that is not what the operation returns.
-pub(crate) fn malformed(what: &str, status: u16, problem: &str) -> Error {
-    Error::backend(
-        format!("{what}: malformed backend response ({problem})"),
-        status_details(status),
-        Some(status),
-    )
 }
 
 /// `BackendError` naming the offending field (`details.field`).
@@ -185,7 +152,7 @@ pub(crate) fn require_non_blank(name: &str, v: &str) -> Result<()> {
 
 pub(crate) fn opt_non_empty(name: &str, v: Option<&str>) -> Result<()> {
     match v {
-        Some(s) if s.is_empty() => Err(Error::value(format!(
+        Some("") => Err(Error::value(format!(
             "{name} must be a non-empty string when provided"
         ))),
         _ => Ok(()),
@@ -208,8 +175,7 @@ pub(crate) fn canonical_uuid(name: &str, v: &str) -> Result<String> {
 /// whitespace or control characters).
 pub(crate) fn raw_segment(name: &str, v: &str) -> Result<()> {
     require_non_empty(name, v)?;
-    if v
-        .chars()
+    if v.chars()
         .any(|c| matches!(c, '/' | '?' | '#' | '%' | '\\') || c.is_whitespace() || c.is_control())
     {
         return Err(Error::value(format!(
@@ -434,7 +400,7 @@ mod tests {
             crate::client::ClientOptions {
                 api_key: format!("alter_key_{}", "a".repeat(40)),
                 base_url: Some("http://127.0.0.1:9".into()),
-                warnings: Some(Arc::new(|_: &str| {})),
+                warnings: Some(std::sync::Arc::new(|_: &str| {})),
                 ..Default::default()
             },
         )
@@ -443,7 +409,9 @@ mod tests {
         assert!(!install_token(&c.shared, "t1".into()));
         assert!(install_token(&c.shared, "t2".into()));
         assert_eq!(installed_token(&c.shared).as_deref(), Some("t2"));
-        let sibling = c.with_constraints(Some(&["grants:read".to_string()]), None).unwrap();
+        let sibling = c
+            .with_constraints(Some(&["grants:read".to_string()]), None)
+            .unwrap();
         assert_eq!(installed_token(&sibling.shared).as_deref(), Some("t2"));
     }
 }

@@ -87,11 +87,12 @@ pub(crate) struct Shared {
     pub warnings: WarningSink,
     pub user_agent: String,
     pub rate_limit: Mutex<Option<RateLimitSnapshot>>,
+    /// A user token installed by `App::authenticate`; stands in for the
+    /// getter on every later call of this client and its siblings.
+    pub installed_user_token: Mutex<Option<String>>,
     pub last_retry_info: Mutex<Option<RetryInfo>>,
     deprecated_warned: AtomicBool,
     closed: AtomicBool,
-    /// Background audit posts and reports; `close()` waits for them.
-    pub tasks: TaskTracker,
 }
 
 /// The backend and provider connection pools of one process. Connections
@@ -101,6 +102,10 @@ struct Pools {
     pid: u32,
     backend: reqwest::Client,
     provider: reqwest::Client,
+    /// Background audit posts and reports of this process; `close()` waits
+    /// for them. Per process: tasks in flight in the parent at `fork()`
+    /// never finish in the child, so an inherited tracker would never drain.
+    tasks: TaskTracker,
 }
 
 /// Attenuation bound into every request of a `with_constraints` sibling.
@@ -146,6 +151,7 @@ impl Pools {
             pid: std::process::id(),
             backend,
             provider,
+            tasks: TaskTracker::new(),
         })
     }
 }
@@ -170,6 +176,12 @@ impl Shared {
 
     pub fn provider(&self) -> reqwest::Client {
         self.pools().1
+    }
+
+    /// The background tasks of this process (see [`Pools`]).
+    pub fn tasks(&self) -> TaskTracker {
+        self.pools();
+        self.pools.lock().unwrap().tasks.clone()
     }
 
     pub fn is_closed(&self) -> bool {
@@ -302,10 +314,10 @@ impl Client {
             warnings,
             user_agent,
             rate_limit: Mutex::new(None),
+            installed_user_token: Mutex::new(None),
             last_retry_info: Mutex::new(None),
             deprecated_warned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            tasks: TaskTracker::new(),
         };
         Ok(Client {
             shared: Arc::new(shared),
@@ -373,8 +385,9 @@ impl Client {
         if self.shared.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.shared.tasks.close();
-        self.shared.tasks.wait().await;
+        let tasks = self.shared.tasks();
+        tasks.close();
+        tasks.wait().await;
         self.shared.api_key.lock().unwrap().take();
     }
 
@@ -435,13 +448,17 @@ impl Client {
         })
     }
 
-    /// Resolves the user token of a call: the explicit one, else the getter.
+    /// Resolves the user token of a call: the explicit one, else a token
+    /// installed by `authenticate()`, else the getter.
     pub(crate) async fn resolve_user_token(
         &self,
         explicit: Option<&str>,
     ) -> Result<Option<String>> {
         if let Some(t) = explicit {
             return Ok(Some(t.to_string()));
+        }
+        if let Some(t) = self.shared.installed_user_token.lock().unwrap().clone() {
+            return Ok(Some(t));
         }
         let Some(getter) = &self.shared.user_token_getter else {
             return Ok(None);

@@ -83,6 +83,42 @@ pub fn ambient() -> Option<Context> {
     AMBIENT.try_with(|c| c.clone()).ok()
 }
 
+tokio::task_local! {
+    /// The W3C `traceparent` of the host's active span, if any.
+    static TRACEPARENT: String;
+}
+
+/// True for a W3C trace context header we are willing to forward:
+/// `vv-<32 hex>-<16 hex>-<2 hex>`, version not `ff`, non-zero ids.
+pub fn valid_traceparent(tp: &str) -> bool {
+    let parts: Vec<&str> = tp.split('-').collect();
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    parts.len() == 4
+        && hex(parts[0], 2)
+        && hex(parts[1], 32)
+        && hex(parts[2], 16)
+        && hex(parts[3], 2)
+        && !parts[0].eq_ignore_ascii_case("ff")
+        && parts[1].bytes().any(|b| b != b'0')
+        && parts[2].bytes().any(|b| b != b'0')
+}
+
+/// Runs `fut` with `traceparent` forwarded on every backend call it makes
+/// (bindings pass the host's active OpenTelemetry span). An invalid value is
+/// dropped, never echoed.
+pub async fn with_traceparent<F: std::future::Future>(traceparent: String, fut: F) -> F::Output {
+    if valid_traceparent(&traceparent) {
+        TRACEPARENT.scope(traceparent, fut).await
+    } else {
+        fut.await
+    }
+}
+
+/// The `traceparent` in effect for the current task.
+pub fn traceparent() -> Option<String> {
+    TRACEPARENT.try_with(|t| t.clone()).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +149,23 @@ mod tests {
             .map(|i| (format!("k{i}"), "v".repeat(300)))
             .collect();
         assert!(encode_context(&big).is_err());
+    }
+
+    #[test]
+    fn traceparent_grammar() {
+        assert!(valid_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        ));
+        for bad in [
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "xx-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ] {
+            assert!(!valid_traceparent(bad), "{bad}");
+        }
     }
 
     #[tokio::test]

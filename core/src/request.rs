@@ -345,26 +345,30 @@ impl Client {
     /// Posts an audit row without delaying the caller; `close()` waits for it.
     fn spawn_audit(&self, row: Value, ctx_header: Option<String>) {
         let client = self.clone();
-        self.shared.tasks.spawn(async move {
-            let mut call = Call::new(Method::POST, "/sdk/oauth/audit/api-call", Site::Namespace)
-                .json(&row)
-                .idempotent(true)
-                .actor(Actor::full(ctx_header));
-            call.background = true;
-            match client.shared.send(&client.local, &call).await {
-                Ok(reply) if (200..300).contains(&reply.status) => {}
-                Ok(reply) => client.shared.warn(&audit::refusal_warning(
-                    reply.status,
-                    &reply.body,
-                    row.get("grant_id").and_then(Value::as_str).unwrap_or(""),
-                    row.get("method").and_then(Value::as_str).unwrap_or(""),
-                    row.get("url").and_then(Value::as_str).unwrap_or(""),
-                )),
-                Err(e) => client
-                    .shared
-                    .warn(&format!("Audit report could not be sent ({})", e.kind())),
-            }
-        });
+        let traceparent = crate::context::traceparent();
+        self.shared
+            .tasks()
+            .spawn(with_traceparent_opt(traceparent, async move {
+                let mut call =
+                    Call::new(Method::POST, "/sdk/oauth/audit/api-call", Site::Namespace)
+                        .json(&row)
+                        .idempotent(true)
+                        .actor(Actor::full(ctx_header));
+                call.background = true;
+                match client.shared.send(&client.local, &call).await {
+                    Ok(reply) if (200..300).contains(&reply.status) => {}
+                    Ok(reply) => client.shared.warn(&audit::refusal_warning(
+                        reply.status,
+                        &reply.body,
+                        row.get("grant_id").and_then(Value::as_str).unwrap_or(""),
+                        row.get("method").and_then(Value::as_str).unwrap_or(""),
+                        row.get("url").and_then(Value::as_str).unwrap_or(""),
+                    )),
+                    Err(e) => client
+                        .shared
+                        .warn(&format!("Audit report could not be sent ({})", e.kind())),
+                }
+            }));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -473,22 +477,33 @@ impl Client {
             crate::transport::encode_segment(&token.grant_id)
         );
         let client = self.clone();
-        self.shared.tasks.spawn(async move {
-            let mut call = Call::new(Method::POST, target, Site::Namespace)
-                .json(&body)
-                .actor(Actor::none())
-                .timeout(Duration::from_secs(2));
-            call.background = true;
-            match client.shared.send(&client.local, &call).await {
-                Ok(r) if r.status == 204 => {}
-                Ok(r) => client.shared.warn(&format!(
-                    "Scope-mismatch report was refused (HTTP {})",
-                    r.status
-                )),
-                Err(e) => client
-                    .shared
-                    .warn(&format!("Scope-mismatch report failed ({})", e.kind())),
-            }
-        });
+        let traceparent = crate::context::traceparent();
+        self.shared
+            .tasks()
+            .spawn(with_traceparent_opt(traceparent, async move {
+                let mut call = Call::new(Method::POST, target, Site::Namespace)
+                    .json(&body)
+                    .actor(Actor::none())
+                    .timeout(Duration::from_secs(2));
+                call.background = true;
+                match client.shared.send(&client.local, &call).await {
+                    Ok(r) if r.status == 204 => {}
+                    Ok(r) => client.shared.warn(&format!(
+                        "Scope-mismatch report was refused (HTTP {})",
+                        r.status
+                    )),
+                    Err(e) => client
+                        .shared
+                        .warn(&format!("Scope-mismatch report failed ({})", e.kind())),
+                }
+            }));
+    }
+}
+
+/// Runs a background report under the caller's `traceparent`, if it had one.
+async fn with_traceparent_opt<F: std::future::Future>(tp: Option<String>, fut: F) -> F::Output {
+    match tp {
+        Some(tp) => crate::context::with_traceparent(tp, fut).await,
+        None => fut.await,
     }
 }

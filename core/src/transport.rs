@@ -363,6 +363,10 @@ impl Shared {
         if !context.is_empty() {
             h.insert("x-alter-context", header_value(context)?);
         }
+        // Not signed; rides on every backend call, reports included.
+        if let Some(tp) = crate::context::traceparent() {
+            h.insert("traceparent", header_value(&tp)?);
+        }
         if call.body.is_some() {
             h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }

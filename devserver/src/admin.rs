@@ -224,6 +224,69 @@ impl Admin {
         self.post("/_dev/keys", body).await
     }
 
+    /// `POST /_dev/users` with the full body (`email`, `ttl_seconds`,
+    /// `display_name`, `groups`).
+    pub async fn create_user_with(&self, body: Value) -> Result<UserCreds, AdminError> {
+        let v = self.post("/_dev/users", body).await?;
+        serde_json::from_value(v).map_err(|e| AdminError::Decode(e.to_string()))
+    }
+
+    /// `POST /_dev/oauth-providers`: configures an OAuth provider (scopes,
+    /// `onward_sharing`, `depth_ceiling`, `api_base_url`).
+    pub async fn configure_oauth_provider(&self, body: Value) -> Result<Value, AdminError> {
+        self.post("/_dev/oauth-providers", body).await
+    }
+
+    /// `POST /_dev/managed-secrets/{id}`: template and delegation policy
+    /// (`template_slug`, `max_delegation_ttl_days`, `onward_delegation`,
+    /// `depth_ceiling`, `hitl`).
+    pub async fn update_managed_secret(
+        &self,
+        managed_secret_id: &str,
+        body: Value,
+    ) -> Result<Value, AdminError> {
+        self.post(&format!("/_dev/managed-secrets/{managed_secret_id}"), body)
+            .await
+    }
+
+    /// `POST /_dev/managed-secrets/{id}/credentials`: another developer
+    /// credential; returns its id.
+    pub async fn add_secret_credential(
+        &self,
+        managed_secret_id: &str,
+        body: Value,
+    ) -> Result<String, AdminError> {
+        let path = format!("/_dev/managed-secrets/{managed_secret_id}/credentials");
+        field(&self.post(&path, body).await?, "credential_id")
+    }
+
+    /// `GET /_dev/connect/{token}`: a Connect session as stored, with its
+    /// poll answer under `poll`.
+    pub async fn connect_session(&self, session_token: &str) -> Result<Value, AdminError> {
+        self.call(Method::GET, &format!("/_dev/connect/{session_token}"), None)
+            .await
+    }
+
+    /// `POST /_dev/connect/{token}`: approves, denies, declines, fails or
+    /// expires a Connect session as the consent page would; returns the
+    /// poll answer.
+    pub async fn drive_connect(
+        &self,
+        session_token: &str,
+        body: Value,
+    ) -> Result<Value, AdminError> {
+        self.post(&format!("/_dev/connect/{session_token}"), body)
+            .await
+    }
+
+    /// `POST /_dev/auth-sessions/{token}`: completes (`{action: "complete",
+    /// email}`), fails or expires a sign-in session; returns the poll
+    /// answer.
+    pub async fn drive_auth(&self, session_token: &str, body: Value) -> Result<Value, AdminError> {
+        self.post(&format!("/_dev/auth-sessions/{session_token}"), body)
+            .await
+    }
+
     /// `POST /_dev/agents/{id}` (`rate_limit_per_minute`, `status`).
     pub async fn update_agent(&self, agent_id: &str, body: Value) -> Result<Value, AdminError> {
         self.post(&format!("/_dev/agents/{agent_id}"), body).await

@@ -53,11 +53,14 @@ pub const APP_KEY_SCOPES: &[&str] = &[
 /// control-plane ones (agent and identity-provider administration, keys:admin
 /// outside its own agent) (inferred; the spec names `connect:initiate` and
 /// `secrets:write` as agent defaults).
+/// `keys:admin` on an agent key reaches only its own agent's keys
+/// (agents-and-keys.md §6).
 pub const AGENT_KEY_SCOPES: &[&str] = &[
     "tokens:retrieve",
     "proxy:execute",
     "grants:read",
     "keys:derive",
+    "keys:admin",
     "connect:initiate",
     "secrets:write",
     "providers:read",
@@ -187,6 +190,10 @@ pub fn key_row(
         revoked_at: None,
         created_at: now(),
         last_used_at: None,
+        parent_key_id: None,
+        cidr_allowlist: None,
+        metadata: None,
+        rotation_grace_until: None,
     }
 }
 
@@ -299,7 +306,7 @@ fn valid_caller(s: &str) -> bool {
 
 /// Scope `want` is implied by a held scope equal to it or by its
 /// resource:verb prefix (`grants:read` implies `grants:read:<id>`).
-fn implied(held: &[String], want: &str) -> bool {
+pub fn implied(held: &[String], want: &str) -> bool {
     held.iter().any(|h| {
         h == want
             || want
@@ -376,6 +383,13 @@ fn authenticate(
     }
     if key.expires_at.is_some_and(|e| e <= t) {
         return Err(unauthorized("key_expired", "API key has expired"));
+    }
+    if key.rotation_grace_until.is_some_and(|e| e <= t) {
+        return Err(unauthorized(
+            "key_rotated_grace_expired",
+            "API key rotation grace period has expired",
+        )
+        .with("hint", "Use the successor key minted by the rotation."));
     }
 
     // 3. The signature.
@@ -496,7 +510,42 @@ fn authenticate(
         (None, None) => (None, false),
     };
 
-    // 5. Key controls: rate limit, then the principal's state.
+    // 5. Key controls: source address, rate limit, then the principal's
+    // state.
+    if let Some(list) = &key.cidr_allowlist {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let allowed = peer.is_some_and(|ip| {
+            list.iter()
+                .filter_map(|c| crate::util::Cidr::parse(c))
+                .any(|c| c.contains(ip))
+        });
+        if !allowed {
+            // Code inferred: the client maps any unrecognised 403 to a
+            // policy violation.
+            return Err(ApiError::new(
+                403,
+                "ip_not_allowed",
+                "the request's source address is outside this key's CIDR allowlist",
+            ));
+        }
+    }
+    // A staged narrowing of an agent's allowlist that has come due is
+    // applied here (agents-and-keys.md §12.3 step 5), for every agent, so
+    // operator reads see it too.
+    if ctx.store.read(|s| {
+        s.agents
+            .iter()
+            .any(|a| a.scopes_pending.is_some() && a.scopes_applies_at.is_some_and(|at| at <= t))
+    }) {
+        ctx.store.write(|s| {
+            for a in s.agents.iter_mut() {
+                a.apply_due_scopes(t);
+            }
+        });
+    }
     let agent = key
         .agent_id
         .and_then(|a| ctx.store.read(|s| s.agent(a).cloned()));

@@ -63,6 +63,11 @@ pub struct Ctx {
     /// Long polls currently held, reported by `/_dev/health` so tests can
     /// wait for a poll to be parked before acting.
     pub held_polls: AtomicUsize,
+    /// Bumped on every Connect or sign-in session change; the auth poll
+    /// waits on it.
+    pub sessions: watch::Sender<u64>,
+    /// Signs identity assertions.
+    pub identity_key: crate::jwt::Es256Key,
 }
 
 /// Counts a held long poll for as long as it lives.
@@ -88,6 +93,10 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Ctx {
     pub fn bump_approvals(&self) {
         self.approvals.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    pub fn bump_sessions(&self) {
+        self.sessions.send_modify(|v| *v = v.wrapping_add(1));
     }
 
     /// Resolves when shutdown begins.

@@ -11,6 +11,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub body: Map<String, Value>,
     pub headers: Vec<(&'static str, String)>,
+    /// Rendered as `detail` instead of `body` when set (FastAPI's list-shaped
+    /// request-validation answer).
+    pub raw_detail: Option<Value>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -24,7 +27,23 @@ impl ApiError {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             body,
             headers: Vec::new(),
+            raw_detail: None,
         }
+    }
+
+    /// A 422 exactly as FastAPI renders a request-validation failure:
+    /// `{"detail": [{"type", "loc", "msg", "input"}]}`, with no `error` code,
+    /// for the cases the spec documents that way (the client maps it to a
+    /// plain `BackendError`).
+    pub fn fastapi_422(loc: &[&str], kind: &str, msg: &str, input: Value) -> ApiError {
+        let mut e = ApiError::new(422, "validation_error", msg);
+        e.raw_detail = Some(serde_json::json!([{
+            "type": kind,
+            "loc": loc,
+            "msg": msg,
+            "input": input,
+        }]));
+        e
     }
 
     /// A request that fails schema checks. The real backend answers these
@@ -61,7 +80,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "detail": Value::Object(self.body) });
+        let detail = self.raw_detail.unwrap_or(Value::Object(self.body));
+        let body = serde_json::json!({ "detail": detail });
         let mut resp = (self.status, axum::Json(body)).into_response();
         for (name, value) in self.headers {
             if let Ok(v) = HeaderValue::from_str(&value) {

@@ -9,6 +9,59 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The identity-assertion signing key (ES256, P-256). Made at start-up and
+/// never persisted: assertions live at most 300 s, and the public half is
+/// served as a JWKS (inferred; the product's key management is not visible).
+pub struct Es256Key {
+    pair: ring::signature::EcdsaKeyPair,
+    rng: ring::rand::SystemRandom,
+    pub kid: String,
+}
+
+impl Es256Key {
+    pub fn generate() -> Es256Key {
+        use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .expect("the system RNG works");
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .expect("a freshly generated key parses");
+        let kid = format!("alter-dev-{}", &crate::util::random_hex(8));
+        Es256Key { pair, rng, kid }
+    }
+
+    /// The public key as a JWK.
+    pub fn jwk(&self) -> Value {
+        use ring::signature::KeyPair;
+        // Uncompressed point: 0x04 || x (32) || y (32).
+        let point = self.pair.public_key().as_ref();
+        serde_json::json!({
+            "kty": "EC",
+            "crv": "P-256",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+            "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+            "kid": self.kid,
+            "alg": "ES256",
+            "use": "sig",
+        })
+    }
+
+    /// Signs `claims` as a compact JWS with this header type.
+    pub fn sign(&self, typ: &str, claims: &Value) -> String {
+        let header = serde_json::json!({"alg": "ES256", "typ": typ, "kid": self.kid});
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let sig = self
+            .pair
+            .sign(&self.rng, signing_input.as_bytes())
+            .expect("signing with a valid key succeeds");
+        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+    }
+}
+
 /// Issuer of every token this vault mints. Constant rather than the base URL
 /// so tokens survive a restart on another port (inferred).
 pub const ISSUER: &str = "alter-dev";
@@ -70,6 +123,30 @@ pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<Map<String, Value>
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn es256_signatures_verify_with_the_published_key() {
+        use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
+        let key = Es256Key::generate();
+        let tok = key.sign("alter-identity+jwt", &json!({"sub": "x"}));
+        let (input, sig) = tok.rsplit_once('.').unwrap();
+        let jwk = key.jwk();
+        let mut point = vec![4u8];
+        for c in ["x", "y"] {
+            point.extend(URL_SAFE_NO_PAD.decode(jwk[c].as_str().unwrap()).unwrap());
+        }
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+            .verify(input.as_bytes(), &URL_SAFE_NO_PAD.decode(sig).unwrap())
+            .unwrap();
+        let header: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(tok.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["typ"], "alter-identity+jwt");
+        assert_eq!(header["kid"], jwk["kid"]);
+    }
 
     #[test]
     fn round_trip_and_rejections() {

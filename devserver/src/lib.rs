@@ -16,6 +16,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod catalog;
 mod ctx;
 mod error;
 mod faults;

@@ -27,7 +27,7 @@ fn grant_not_found(msg: &str) -> ApiError {
 
 /// Whether an agent holds a grant: an agent-owned root or a delegation child
 /// made to it. Both carry the agent as principal.
-fn agent_holds(g: &Grant, agent: Uuid) -> bool {
+pub fn agent_holds(g: &Grant, agent: Uuid) -> bool {
     g.principal == (Principal::Agent { agent_id: agent })
 }
 
@@ -142,6 +142,17 @@ pub fn resolve(s: &State, who: Who, q: &Lookup, now: i64) -> ApiResult<Uuid> {
                     // Agent-owned roots are not user grants; the user token
                     // does not narrow them.
                     Principal::Agent { .. } => {}
+                    Principal::Group {
+                        ref external_group_id,
+                        ..
+                    } if s
+                        .user(user)
+                        .is_some_and(|u| u.groups.contains(external_group_id)) => {}
+                    Principal::Group { .. } => {
+                        return Err(grant_not_found(
+                            "grant not found for the user of this user_token",
+                        ))
+                    }
                     Principal::User { .. } => {
                         return Err(grant_not_found(
                             "grant not found for the user of this user_token",
@@ -183,6 +194,15 @@ fn by_provider(s: &State, who: Who, q: &Lookup, provider: &str, now: i64) -> Api
                 g.parent_grant_id.is_none()
                     && match (app_user, &g.principal) {
                         (Some(u), Principal::User { user_id }) => *user_id == u,
+                        // Group grants reach their members (inferred).
+                        (
+                            Some(u),
+                            Principal::Group {
+                                external_group_id, ..
+                            },
+                        ) => s
+                            .user(u)
+                            .is_some_and(|u| u.groups.contains(external_group_id)),
                         (None, Principal::System) => true,
                         _ => false,
                     }
@@ -312,7 +332,7 @@ pub struct Contract {
     pub additional_injections: Option<Value>,
 }
 
-fn chain_expiry(s: &State, g: &Grant) -> Option<i64> {
+pub fn chain_expiry(s: &State, g: &Grant) -> Option<i64> {
     let mut best = g.expires_at;
     let mut cur = g;
     for _ in 0..16 {
@@ -359,11 +379,28 @@ pub fn contract(s: &State, gid: Uuid) -> ApiResult<Contract> {
                 additional_injections: None,
             })
         }
-        GrantKind::ManagedSecret { managed_secret_id } => {
+        GrantKind::ManagedSecret {
+            managed_secret_id,
+            credential_id,
+        } => {
             let m = s
                 .managed_secret(*managed_secret_id)
                 .ok_or_else(|| ApiError::internal("grant has no managed secret"))?;
-            Ok(managed_contract(m, gid, grant_exp, g.scope_mismatch))
+            match credential_id {
+                None => Ok(managed_contract(m, gid, grant_exp, g.scope_mismatch)),
+                Some(cid) => {
+                    // A further credential of the provider: same injection,
+                    // its own material.
+                    let cred = s
+                        .credentials
+                        .iter()
+                        .find(|c| c.credential_id == *cid)
+                        .ok_or_else(|| ApiError::internal("grant has no credential"))?;
+                    let mut with = m.clone();
+                    with.material = cred.material.clone();
+                    Ok(managed_contract(&with, gid, grant_exp, g.scope_mismatch))
+                }
+            }
         }
     }
 }

@@ -104,6 +104,7 @@ pub async fn bind(opts: &ServerOptions) -> io::Result<Bound> {
         .map_err(io::Error::other)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (approvals, _) = watch::channel(0u64);
+    let (sessions, _) = watch::channel(0u64);
     let ctx = Arc::new(Ctx {
         store: Store::new(state),
         info,
@@ -115,6 +116,8 @@ pub async fn bind(opts: &ServerOptions) -> io::Result<Bound> {
         shutdown: shutdown_rx,
         http,
         held_polls: Default::default(),
+        sessions,
+        identity_key: crate::jwt::Es256Key::generate(),
     });
     let persist = persist.map(|f| (f, bootstrap));
     if let Some((file, b)) = &persist {
@@ -175,9 +178,13 @@ pub async fn serve(
         shutdown.await;
         let _ = shutdown_tx.send(true);
     };
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .await;
+    // Peer addresses reach the auth middleware for CIDR allowlists.
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .await;
     if let Some(w) = writer {
         let _ = w.await;
     }

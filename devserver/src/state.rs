@@ -42,6 +42,17 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// The key this one was derived from (`dk` keys).
+    #[serde(default)]
+    pub parent_key_id: Option<Uuid>,
+    /// Source addresses allowed to use the key; `None` = anywhere.
+    #[serde(default)]
+    pub cidr_allowlist: Option<Vec<String>>,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    /// End of the overlap a rotated key keeps authenticating for.
+    #[serde(default)]
+    pub rotation_grace_until: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +92,39 @@ pub struct Agent {
     pub last_used_at: Option<i64>,
     /// Counter behind key names `{name}-{N}`.
     pub keys_minted: u32,
+    /// A narrowing of `scopes` staged for `scopes_applies_at`.
+    #[serde(default)]
+    pub scopes_pending: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub scopes_applies_at: Option<i64>,
+}
+
+impl Agent {
+    /// Whether the agent's allowlist admits a managed-secret provider. An
+    /// agent created without an allowlist has none to consult and is not
+    /// narrowed by one (inferred).
+    pub fn allows_secret(&self, slug: &str) -> bool {
+        match &self.scopes {
+            None => true,
+            Some(m) => m
+                .get("managed_secret_slugs")
+                .and_then(Value::as_array)
+                .is_some_and(|l| l.iter().any(|v| v.as_str() == Some(slug))),
+        }
+    }
+
+    /// Applies a staged narrowing that has come due. True when it changed.
+    pub fn apply_due_scopes(&mut self, now: i64) -> bool {
+        match (self.scopes_applies_at, self.scopes_pending.is_some()) {
+            (Some(at), true) if at <= now => {
+                self.scopes = self.scopes_pending.take();
+                self.scopes_applies_at = None;
+                self.version += 1;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +132,11 @@ pub struct User {
     pub user_id: Uuid,
     pub email: String,
     pub created_at: i64,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// External ids of the identity-provider groups the user belongs to.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// What a managed secret stores.
@@ -121,6 +170,60 @@ pub struct ManagedSecret {
     /// Default for grants created under this secret.
     pub hitl: bool,
     pub created_at: i64,
+    /// The template the provider was made from; `None` = custom.
+    #[serde(default)]
+    pub template_slug: Option<String>,
+    /// Operator ceiling on delegation lifetimes, in days (§4.5.1).
+    #[serde(default)]
+    pub max_delegation_ttl_days: Option<u32>,
+    /// Delegation policy: whether holders may delegate onward (off by
+    /// default, like a newly configured OAuth provider; inferred).
+    #[serde(default)]
+    pub onward_delegation: bool,
+    /// Depth ceiling below the global cap of 8.
+    #[serde(default)]
+    pub depth_ceiling: Option<u32>,
+}
+
+/// A further credential of a managed-secret provider: another developer
+/// credential, or an end user's own key entered at a Connect. The provider's
+/// built-in credential has no row; its id is the provider id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecretCredential {
+    pub credential_id: Uuid,
+    pub managed_secret_id: Uuid,
+    /// `developer` or `end_user`.
+    pub kind: String,
+    pub label: Option<String>,
+    /// The user owning an `end_user` credential.
+    pub owner: Option<Uuid>,
+    pub material: SecretMaterial,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+/// One scope a configured OAuth provider offers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProviderScope {
+    pub name: String,
+    pub description: String,
+    pub required: bool,
+    pub is_default: bool,
+}
+
+/// An OAuth provider configured for the app, with its agent-sharing policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OAuthProviderConfig {
+    pub provider_id: String,
+    pub display_name: String,
+    pub category: Option<String>,
+    pub description: Option<String>,
+    /// The scope allowlist.
+    pub scopes: Vec<ProviderScope>,
+    pub api_base_url: Option<String>,
+    /// Agent-sharing ceiling: onward delegation allowed (off by default).
+    pub onward_sharing: bool,
+    pub depth_ceiling: Option<u32>,
 }
 
 /// A completed OAuth Connect: the stored provider token.
@@ -139,26 +242,60 @@ pub struct OAuthConnection {
     pub token_expires_at: Option<i64>,
     pub needs_reconnect: bool,
     pub revoked: bool,
+    #[serde(default)]
+    pub api_base_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "grant_kind", rename_all = "snake_case")]
 pub enum GrantKind {
     #[serde(rename = "oauth")]
-    OAuth {
-        connection_id: Uuid,
-    },
+    OAuth { connection_id: Uuid },
     ManagedSecret {
         managed_secret_id: Uuid,
+        /// A [`SecretCredential`]; `None` = the provider's built-in one.
+        #[serde(default)]
+        credential_id: Option<Uuid>,
     },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "principal_type", rename_all = "snake_case")]
 pub enum Principal {
-    User { user_id: Uuid },
+    User {
+        user_id: Uuid,
+    },
+    Group {
+        idp_id: Uuid,
+        external_group_id: String,
+    },
     System,
-    Agent { agent_id: Uuid },
+    Agent {
+        agent_id: Uuid,
+    },
+}
+
+impl Principal {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Principal::User { .. } => "user",
+            Principal::Group { .. } => "group",
+            Principal::System => "system",
+            Principal::Agent { .. } => "agent",
+        }
+    }
+}
+
+/// The stored part of a grant's policy beyond its expiry (which lives in
+/// [`Grant::expires_at`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GrantPolicyRow {
+    /// `developer` or `end_user`.
+    pub created_by: Option<String>,
+    pub created_at: Option<i64>,
+    pub max_ttl_seconds: Option<u64>,
+    pub default_ttl_seconds: Option<u64>,
+    pub restrictions: Option<Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -179,6 +316,109 @@ pub struct Grant {
     pub scope_mismatch: bool,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// Whether the holder may delegate onward.
+    #[serde(default)]
+    pub delegable: bool,
+    /// Narrowed provider scopes of a delegation; `None` = inherit.
+    #[serde(default)]
+    pub scope_constraint: Option<Vec<String>>,
+    #[serde(default)]
+    pub policy: GrantPolicyRow,
+    #[serde(default)]
+    pub revoke_reason: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+impl Grant {
+    /// A fresh active grant with no policy.
+    pub fn new(kind: GrantKind, principal: Principal, label: Option<String>, t: i64) -> Grant {
+        Grant {
+            grant_id: Uuid::new_v4(),
+            kind,
+            principal,
+            parent_grant_id: None,
+            depth: 0,
+            label,
+            expires_at: None,
+            revoked_at: None,
+            hitl: false,
+            restricted: false,
+            scope_mismatch: false,
+            created_at: t,
+            last_used_at: None,
+            delegable: false,
+            scope_constraint: None,
+            policy: GrantPolicyRow::default(),
+            revoke_reason: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
+/// `pending → completed | error | expired`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionState {
+    Pending,
+    Completed,
+    Error,
+    Expired,
+}
+
+/// A Connect session, OAuth (`kind = "oauth"`) or managed-secret
+/// (`kind = "managed_secret"`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectSessionRow {
+    pub token: String,
+    pub kind: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// The agent whose own key created the session (not an impersonation).
+    pub created_by_agent_key: bool,
+    pub user: Option<Uuid>,
+    /// OAuth: normalised provider ids. Managed secret: the slug, if resolved.
+    pub providers: Vec<String>,
+    pub direct: bool,
+    pub switch_account: bool,
+    pub allow_user_policy_rules: bool,
+    pub grant_policy: Option<Map<String, Value>>,
+    pub requested_grant: Option<Value>,
+    pub repair_grant_id: Option<Uuid>,
+    pub agent: Option<Uuid>,
+    pub delegable: Option<bool>,
+    pub scope_constraint: Option<Vec<String>>,
+    /// Providers the scope constraint is invalid for.
+    pub constraint_invalid_for: Vec<String>,
+    pub return_url: Option<String>,
+    pub allowed_origin: Option<String>,
+    pub metadata: Option<Value>,
+    // Managed-secret sessions.
+    pub managed_secret_id: Option<Uuid>,
+    pub template_slug: Option<String>,
+    pub path: Option<String>,
+    pub existing_grant_id: Option<Uuid>,
+    pub requested_ttl_seconds: Option<u64>,
+    /// Resolved delegation expiry (§4.5.1).
+    pub delegation_expires_at: Option<i64>,
+    // Outcome.
+    pub state: SessionState,
+    pub grants: Vec<Value>,
+    pub failed_grants: Vec<Value>,
+    pub declined_providers: Vec<Value>,
+    pub error: Option<Value>,
+}
+
+/// An end-user sign-in session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthSessionRow {
+    pub token: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub state: SessionState,
+    pub user_token: Option<String>,
+    pub user_info: Option<Value>,
+    pub error: Option<Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -343,6 +583,18 @@ pub struct State {
     pub actors: Vec<ActorRow>,
     pub idempotency: Vec<IdempotencyRecord>,
     pub spans: Vec<Span>,
+    /// The local identity provider's id (what `GroupPrincipal.idp_id` and
+    /// identity contexts name).
+    #[serde(default = "Uuid::new_v4")]
+    pub idp_id: Uuid,
+    #[serde(default = "crate::catalog::default_oauth_providers")]
+    pub oauth_providers: Vec<OAuthProviderConfig>,
+    #[serde(default)]
+    pub credentials: Vec<SecretCredential>,
+    #[serde(default)]
+    pub connect_sessions: Vec<ConnectSessionRow>,
+    #[serde(default)]
+    pub auth_sessions: Vec<AuthSessionRow>,
 }
 
 pub const STATE_FORMAT: u32 = 1;
@@ -363,6 +615,11 @@ impl State {
             actors: Vec::new(),
             idempotency: Vec::new(),
             spans: Vec::new(),
+            idp_id: Uuid::new_v4(),
+            oauth_providers: crate::catalog::default_oauth_providers(),
+            credentials: Vec::new(),
+            connect_sessions: Vec::new(),
+            auth_sessions: Vec::new(),
         }
     }
 
@@ -424,7 +681,9 @@ impl State {
                 .connection(*connection_id)
                 .map(|c| c.provider_id.clone())
                 .unwrap_or_default(),
-            GrantKind::ManagedSecret { managed_secret_id } => self
+            GrantKind::ManagedSecret {
+                managed_secret_id, ..
+            } => self
                 .managed_secret(*managed_secret_id)
                 .map(|m| m.provider_id.clone())
                 .unwrap_or_default(),
@@ -438,7 +697,9 @@ impl State {
             GrantKind::OAuth { connection_id } => self
                 .connection(*connection_id)
                 .is_some_and(|c| c.provider_id == provider),
-            GrantKind::ManagedSecret { managed_secret_id } => self
+            GrantKind::ManagedSecret {
+                managed_secret_id, ..
+            } => self
                 .managed_secret(*managed_secret_id)
                 .is_some_and(|m| m.slug == provider || m.provider_id == provider),
         }
@@ -472,6 +733,52 @@ impl State {
             GrantKind::OAuth { connection_id } => self.connection(*connection_id),
             GrantKind::ManagedSecret { .. } => None,
         }
+    }
+
+    /// Every grant under `root` (children, grandchildren, …), not `root`.
+    pub fn descendants(&self, root: Uuid) -> Vec<Uuid> {
+        let mut out = Vec::new();
+        let mut frontier = vec![root];
+        while let Some(p) = frontier.pop() {
+            for g in self.grants.iter().filter(|g| g.parent_grant_id == Some(p)) {
+                // The guard keeps a hand-edited cycle from looping.
+                if g.grant_id != root && !out.contains(&g.grant_id) {
+                    out.push(g.grant_id);
+                    frontier.push(g.grant_id);
+                }
+            }
+        }
+        out
+    }
+
+    /// Revokes a grant and every delegation beneath it; returns how many
+    /// rows changed. Already revoked rows keep their first timestamp.
+    pub fn revoke_tree(&mut self, root: Uuid, t: i64, reason: Option<&str>) -> usize {
+        let mut ids = vec![root];
+        ids.extend(self.descendants(root));
+        let mut n = 0;
+        for id in ids {
+            if let Some(g) = self.grant_mut(id) {
+                if g.revoked_at.is_none() {
+                    g.revoked_at = Some(t);
+                    g.revoke_reason = reason.map(str::to_string);
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    pub fn oauth_provider(&self, id: &str) -> Option<&OAuthProviderConfig> {
+        self.oauth_providers.iter().find(|p| p.provider_id == id)
+    }
+
+    pub fn managed_secret_by_slug(&self, slug: &str) -> Option<&ManagedSecret> {
+        self.managed_secrets.iter().find(|m| m.slug == slug)
+    }
+
+    pub fn auth_session_mut(&mut self, token: &str) -> Option<&mut AuthSessionRow> {
+        self.auth_sessions.iter_mut().find(|c| c.token == token)
     }
 
     pub fn push_audit(&mut self, ev: AuditEvent) {

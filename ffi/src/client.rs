@@ -5,13 +5,44 @@ use crate::error::AlterError;
 use crate::guard::{block, entry, give, handle, opt_str, out_ptr, quiet, req_str, Fail};
 use crate::options::{self, client_options};
 use crate::AlterStatus;
-use alter_core::{Agent, App, Client};
+use alter_core::{Agent, App, Client, ProxyOptions, ProxyOutcome, RequestOptions, Response};
 use std::ffi::c_char;
 use std::ptr;
 
+#[derive(Clone)]
 pub(crate) enum Principal {
     App(App),
     Agent(Agent),
+}
+
+impl Principal {
+    /// Retrieve mode through the principal, so that what `App` and `Agent`
+    /// add around the shared call (an installed user token, the
+    /// impersonation warning) applies.
+    pub(crate) async fn request(
+        &self,
+        method: &str,
+        url: &str,
+        opts: RequestOptions,
+    ) -> alter_core::Result<Response> {
+        match self {
+            Principal::App(a) => a.request(method, url, opts).await,
+            Principal::Agent(a) => a.request(method, url, opts).await,
+        }
+    }
+
+    /// Proxy mode through the principal (see [`Principal::request`]).
+    pub(crate) async fn proxy_request(
+        &self,
+        method: &str,
+        url: &str,
+        opts: ProxyOptions,
+    ) -> alter_core::Result<ProxyOutcome> {
+        match self {
+            Principal::App(a) => a.proxy_request(method, url, opts).await,
+            Principal::Agent(a) => a.proxy_request(method, url, opts).await,
+        }
+    }
 }
 
 /// The calls `App` and `Agent` share (`request`, `proxy_request`,
@@ -65,7 +96,9 @@ impl AlterApp {
 
 impl AlterAgent {
     pub(crate) fn agent(&self) -> &Agent {
-        self.view.agent().expect("an AlterAgent always holds an Agent")
+        self.view
+            .agent()
+            .expect("an AlterAgent always holds an Agent")
     }
 }
 
@@ -177,7 +210,9 @@ pub unsafe extern "C" fn alter_app_with_constraints(
         let out = out_ptr(app_out, "app_out")?;
         let app = handle(app, "app")?;
         let (scopes, rule) = constraints(scopes_json, rule_json)?;
-        let sibling = app.app().with_constraints(scopes.as_deref(), rule.as_ref())?;
+        let sibling = app
+            .app()
+            .with_constraints(scopes.as_deref(), rule.as_ref())?;
         give(
             out,
             AlterApp {
@@ -212,6 +247,36 @@ pub unsafe extern "C" fn alter_agent_with_constraints(
             AlterAgent {
                 view: AlterClient {
                     principal: Principal::Agent(sibling),
+                },
+            },
+        );
+        Ok(())
+    })
+}
+
+/// An Agent acting as a managed agent under this App's key (impersonation:
+/// the audit log names the agent, but access is the App's, not the agent's
+/// delegations). `agent` is the agent's UUID (any spelling; purely local) or
+/// its name (looked up first; `AgentNotFoundError` when no non-revoked agent
+/// has it). The Agent pins the App's base URL, has its own connections and
+/// must be freed with `alter_agent_free`.
+#[no_mangle]
+pub unsafe extern "C" fn alter_app_get_agent(
+    app: *const AlterApp,
+    agent: *const c_char,
+    agent_out: *mut *mut AlterAgent,
+    error_out: *mut *mut AlterError,
+) -> AlterStatus {
+    entry("alter_app_get_agent", error_out, || {
+        let out = out_ptr(agent_out, "agent_out")?;
+        let app = handle(app, "app")?;
+        let name = req_str(agent, "agent")?;
+        let agent = block(app.app().get_agent(name))?;
+        give(
+            out,
+            AlterAgent {
+                view: AlterClient {
+                    principal: Principal::Agent(agent),
                 },
             },
         );

@@ -62,7 +62,7 @@ pub unsafe extern "C" fn alter_error_kind(error: *const AlterError) -> *const c_
 #[no_mangle]
 pub unsafe extern "C" fn alter_error_is_a(error: *const AlterError, kind: *const c_char) -> bool {
     quiet(false, || {
-        let Some(e) = (error.as_ref()) else {
+        let Some(e) = error.as_ref() else {
             return false;
         };
         match req_str(kind, "kind") {

@@ -79,7 +79,11 @@ pub(crate) unsafe fn report(error_out: *mut *mut AlterError, fail: Fail) -> Alte
 ///
 /// # Safety
 /// `error_out` is NULL or valid for a pointer write.
-pub(crate) unsafe fn entry<F>(name: &'static str, error_out: *mut *mut AlterError, f: F) -> AlterStatus
+pub(crate) unsafe fn entry<F>(
+    name: &'static str,
+    error_out: *mut *mut AlterError,
+    f: F,
+) -> AlterStatus
 where
     F: FnOnce() -> FfiResult<()>,
 {
@@ -150,7 +154,11 @@ pub(crate) unsafe fn opt_str<'a>(p: *const c_char, name: &str) -> FfiResult<Opti
 ///
 /// # Safety
 /// `p` is NULL or valid for reads of `len` bytes for `'a`.
-pub(crate) unsafe fn opt_bytes<'a>(p: *const u8, len: usize, name: &str) -> FfiResult<Option<&'a [u8]>> {
+pub(crate) unsafe fn opt_bytes<'a>(
+    p: *const u8,
+    len: usize,
+    name: &str,
+) -> FfiResult<Option<&'a [u8]>> {
     if p.is_null() {
         if len == 0 {
             Ok(None)
@@ -190,5 +198,73 @@ pub(crate) fn block<F: Future>(fut: F) -> F::Output {
         tokio::task::block_in_place(move || handle.block_on(fut))
     } else {
         alter_core::runtime::block_on(fut)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_reports_failures_and_panics() {
+        let mut err: *mut AlterError = std::ptr::null_mut();
+        let ok = unsafe { entry("t", &mut err, || Ok(())) };
+        assert_eq!(ok, AlterStatus::ALTER_OK);
+        assert!(err.is_null());
+
+        let st = unsafe { entry("t", &mut err, || Err(Fail::null("x"))) };
+        assert_eq!(st, AlterStatus::ALTER_NULL_ARGUMENT);
+        assert!(!err.is_null());
+        unsafe { crate::error::alter_error_free(err) };
+
+        let st = unsafe { entry("t", &mut err, || panic!("boom")) };
+        assert_eq!(st, AlterStatus::ALTER_PANIC);
+        let msg = unsafe { CStr::from_ptr(crate::error::alter_error_message(err)) };
+        assert!(msg.to_str().unwrap().contains("boom"));
+        unsafe { crate::error::alter_error_free(err) };
+
+        // Without an error_out the status alone reports.
+        let st = unsafe { entry("t", std::ptr::null_mut(), || Err(Fail::utf8("x"))) };
+        assert_eq!(st, AlterStatus::ALTER_INVALID_UTF8);
+    }
+
+    #[test]
+    fn text_arguments_are_checked() {
+        let good = CString::new("héllo").unwrap();
+        assert_eq!(unsafe { req_str(good.as_ptr(), "a") }.unwrap(), "héllo");
+        assert_eq!(
+            unsafe { req_str(std::ptr::null(), "a") }
+                .unwrap_err()
+                .status,
+            AlterStatus::ALTER_NULL_ARGUMENT
+        );
+        let bad = CString::new(vec![0xffu8, 0xfe]).unwrap();
+        assert_eq!(
+            unsafe { req_str(bad.as_ptr(), "a") }.unwrap_err().status,
+            AlterStatus::ALTER_INVALID_UTF8
+        );
+        assert!(unsafe { opt_str(std::ptr::null(), "a") }.unwrap().is_none());
+        assert!(unsafe { opt_bytes(std::ptr::null(), 0, "b") }
+            .unwrap()
+            .is_none());
+        assert!(unsafe { opt_bytes(std::ptr::null(), 1, "b") }.is_err());
+        assert_eq!(c_string("a\0b").to_str().unwrap(), "a\u{FFFD}b");
+    }
+
+    #[test]
+    fn block_works_inside_the_runtime_too() {
+        assert_eq!(block(async { 7 }), 7);
+        let nested = alter_core::runtime::block_on(async {
+            tokio::task::spawn_blocking(|| block(async { 8 }))
+                .await
+                .unwrap()
+        });
+        assert_eq!(nested, 8);
+        let on_worker = alter_core::runtime::block_on(async {
+            alter_core::runtime::spawn(async { block(async { 9 }) })
+                .await
+                .unwrap()
+        });
+        assert_eq!(on_worker, 9);
     }
 }

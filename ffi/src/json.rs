@@ -2,7 +2,9 @@
 //! pages, approval status, generic calls), with JSON-pointer accessors so
 //! that C callers need no JSON parser for the common fields.
 
-use crate::guard::{c_string, quiet, req_str};
+use crate::error::AlterError;
+use crate::guard::{c_string, entry, give, out_ptr, quiet, req_str, Fail};
+use crate::AlterStatus;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::ffi::{c_char, CString};
@@ -43,11 +45,39 @@ impl AlterJson {
     }
 }
 
+/// Parses `len` bytes of UTF-8 JSON text (no NUL needed; e.g. a provider's
+/// response body from `alter_response_body`) into a document, so that its
+/// fields can be read with the accessors below. `*json_out` receives the
+/// document; malformed text gives `ALTER_INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn alter_json_parse(
+    text: *const u8,
+    len: usize,
+    json_out: *mut *mut AlterJson,
+    error_out: *mut *mut AlterError,
+) -> AlterStatus {
+    entry("alter_json_parse", error_out, || {
+        let out = out_ptr(json_out, "json_out")?;
+        if text.is_null() {
+            return Err(Fail::null("text"));
+        }
+        let bytes = std::slice::from_raw_parts(text, len);
+        let text = std::str::from_utf8(bytes).map_err(|_| Fail::utf8("text"))?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| Fail::invalid(format!("text is not valid JSON: {e}")))?;
+        give(out, AlterJson::new(value));
+        Ok(())
+    })
+}
+
 /// The whole document as compact JSON text, NUL-terminated. When `len_out`
 /// is not NULL it receives the length in bytes (without the NUL). NULL only
 /// when `json` is NULL.
 #[no_mangle]
-pub unsafe extern "C" fn alter_json_text(json: *const AlterJson, len_out: *mut usize) -> *const c_char {
+pub unsafe extern "C" fn alter_json_text(
+    json: *const AlterJson,
+    len_out: *mut usize,
+) -> *const c_char {
     quiet(ptr::null(), || {
         let Some(j) = json.as_ref() else {
             return ptr::null();
@@ -63,7 +93,10 @@ pub unsafe extern "C" fn alter_json_text(json: *const AlterJson, len_out: *mut u
 /// `""` is the whole document). NULL when the value is absent or not a
 /// string, or when an argument is NULL or not UTF-8.
 #[no_mangle]
-pub unsafe extern "C" fn alter_json_get_string(json: *const AlterJson, pointer: *const c_char) -> *const c_char {
+pub unsafe extern "C" fn alter_json_get_string(
+    json: *const AlterJson,
+    pointer: *const c_char,
+) -> *const c_char {
     quiet(ptr::null(), || {
         let Some(j) = json.as_ref() else {
             return ptr::null();
@@ -81,7 +114,10 @@ pub unsafe extern "C" fn alter_json_get_string(json: *const AlterJson, pointer: 
 /// The value at a JSON pointer rendered as compact JSON text (a string comes
 /// back quoted). NULL when absent or when an argument is NULL or not UTF-8.
 #[no_mangle]
-pub unsafe extern "C" fn alter_json_get_json(json: *const AlterJson, pointer: *const c_char) -> *const c_char {
+pub unsafe extern "C" fn alter_json_get_json(
+    json: *const AlterJson,
+    pointer: *const c_char,
+) -> *const c_char {
     quiet(ptr::null(), || {
         let Some(j) = json.as_ref() else {
             return ptr::null();
@@ -100,7 +136,11 @@ pub unsafe extern "C" fn alter_json_get_json(json: *const AlterJson, pointer: *c
 /// leaves `*value_out` alone) when the value is absent or not an integer
 /// that fits in 64 signed bits.
 #[no_mangle]
-pub unsafe extern "C" fn alter_json_get_int(json: *const AlterJson, pointer: *const c_char, value_out: *mut i64) -> bool {
+pub unsafe extern "C" fn alter_json_get_int(
+    json: *const AlterJson,
+    pointer: *const c_char,
+    value_out: *mut i64,
+) -> bool {
     quiet(false, || {
         let (Some(j), false) = (json.as_ref(), value_out.is_null()) else {
             return false;
@@ -118,7 +158,11 @@ pub unsafe extern "C" fn alter_json_get_int(json: *const AlterJson, pointer: *co
 /// Reads the boolean at a JSON pointer into `*value_out`. Returns false (and
 /// leaves `*value_out` alone) when the value is absent or not a boolean.
 #[no_mangle]
-pub unsafe extern "C" fn alter_json_get_bool(json: *const AlterJson, pointer: *const c_char, value_out: *mut bool) -> bool {
+pub unsafe extern "C" fn alter_json_get_bool(
+    json: *const AlterJson,
+    pointer: *const c_char,
+    value_out: *mut bool,
+) -> bool {
     quiet(false, || {
         let (Some(j), false) = (json.as_ref(), value_out.is_null()) else {
             return false;

@@ -63,14 +63,20 @@ impl<'a> Fields<'a> {
     pub fn int(&mut self, key: &str) -> FfiResult<Option<i64>> {
         match self.take(key) {
             None => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| self.bad(key, "an integer")),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| self.bad(key, "an integer")),
         }
     }
 
     pub fn number(&mut self, key: &str) -> FfiResult<Option<f64>> {
         match self.take(key) {
             None => Ok(None),
-            Some(v) => v.as_f64().map(Some).ok_or_else(|| self.bad(key, "a number")),
+            Some(v) => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| self.bad(key, "a number")),
         }
     }
 
@@ -79,21 +85,6 @@ impl<'a> Fields<'a> {
             None => Ok(None),
             Some(Value::Object(m)) => Ok(Some(m)),
             Some(_) => Err(self.bad(key, "an object")),
-        }
-    }
-
-    pub fn string_list(&mut self, key: &str) -> FfiResult<Option<Vec<String>>> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(Value::Array(a)) => a
-                .into_iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s),
-                    _ => Err(self.bad(key, "an array of strings")),
-                })
-                .collect::<FfiResult<Vec<_>>>()
-                .map(Some),
-            Some(_) => Err(self.bad(key, "an array of strings")),
         }
     }
 
@@ -163,6 +154,11 @@ impl<'a> Fields<'a> {
 
     /// Fails on any key not taken.
     pub fn finish(self) -> FfiResult<()> {
+        self.finish_ref()
+    }
+
+    /// As [`Fields::finish`], for a borrowed reader.
+    pub fn finish_ref(&self) -> FfiResult<()> {
         match self.map.keys().next() {
             None => Ok(()),
             Some(k) => Err(Fail::invalid(format!(
@@ -362,4 +358,137 @@ pub(crate) fn proxy_options(text: Option<&str>) -> FfiResult<ProxyOptions> {
         context: c.context,
         caller: c.caller,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AlterStatus;
+
+    fn status<T: std::fmt::Debug>(r: FfiResult<T>) -> AlterStatus {
+        r.expect_err("must fail").status
+    }
+
+    #[test]
+    fn request_options_cover_the_documented_keys() {
+        let o = request_options(
+            Some(
+                r#"{"grant_id": "g", "headers": [["A", "1"], ["A", "2"]],
+                    "query": {"q": "x", "n": 5, "f": 1.5, "b": true, "z": null, "t": ["a", 2]},
+                    "path_params": {"id": "42"}, "json": {"k": [1]}, "reason": "r",
+                    "context": {"run_id": "r1"}, "caller": "c", "user_token": "u"}"#,
+            ),
+            None,
+        )
+        .unwrap();
+        assert_eq!(o.grant_id.as_deref(), Some("g"));
+        assert_eq!(
+            o.headers,
+            vec![("A".into(), "1".into()), ("A".into(), "2".into())]
+        );
+        let q = o.query_params.unwrap();
+        assert_eq!(q[0], ("q".into(), QueryValue::Str("x".into())));
+        assert_eq!(q[1], ("n".into(), QueryValue::Int(5)));
+        assert_eq!(q[2], ("f".into(), QueryValue::Float(1.5)));
+        assert_eq!(q[3], ("b".into(), QueryValue::Bool(true)));
+        assert_eq!(q[4], ("z".into(), QueryValue::Null));
+        assert_eq!(
+            q[5],
+            (
+                "t".into(),
+                QueryValue::List(vec![QueryValue::Str("a".into()), QueryValue::Int(2)])
+            )
+        );
+        assert_eq!(o.path_params, vec![("id".into(), "42".into())]);
+        assert_eq!(o.json, Some(serde_json::json!({"k": [1]})));
+        assert_eq!(o.context, Some(vec![("run_id".into(), "r1".into())]));
+        assert_eq!(o.caller.as_deref(), Some("c"));
+        assert_eq!(o.user_token.as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn bodies_come_from_one_place_only() {
+        let raw = request_options(Some(r#"{"grant_id": "g"}"#), Some(b"\x00\xff")).unwrap();
+        assert_eq!(raw.body.as_deref(), Some(&b"\x00\xff"[..]));
+        let text = request_options(Some(r#"{"body": "hi"}"#), None).unwrap();
+        assert_eq!(text.body.as_deref(), Some(&b"hi"[..]));
+        let b64 = request_options(Some(r#"{"body_base64": "aGk="}"#), None).unwrap();
+        assert_eq!(b64.body.as_deref(), Some(&b"hi"[..]));
+        assert_eq!(
+            status(request_options(Some(r#"{"body": "a"}"#), Some(b"b"))),
+            AlterStatus::ALTER_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            status(request_options(Some(r#"{"body_base64": "%%"}"#), None)),
+            AlterStatus::ALTER_INVALID_ARGUMENT
+        );
+    }
+
+    #[test]
+    fn malformed_options_are_refused() {
+        for bad in [
+            "{",
+            "[]",
+            r#"{"grantid": "g"}"#,
+            r#"{"grant_id": 1}"#,
+            r#"{"headers": {"a": 1}}"#,
+            r#"{"headers": [["a"]]}"#,
+            r#"{"query": {"a": {"b": 1}}}"#,
+            r#"{"query": {"a": [[1]]}}"#,
+            r#"{"context": ["x"]}"#,
+        ] {
+            assert_eq!(
+                status(request_options(Some(bad), None)),
+                AlterStatus::ALTER_INVALID_ARGUMENT,
+                "{bad}"
+            );
+        }
+        assert!(request_options(None, None).is_ok());
+        assert!(request_options(Some("  "), None).is_ok());
+        assert_eq!(
+            status(proxy_options(Some(r#"{"body": "x"}"#))),
+            AlterStatus::ALTER_INVALID_ARGUMENT
+        );
+    }
+
+    #[test]
+    fn client_options_map_to_the_core() {
+        let key = "alter_key_0000000000000000000000000000000000000000";
+        let o = client_options(
+            key,
+            Some(
+                r#"{"base_url": "http://127.0.0.1:1", "timeout_seconds": 2.5, "caller": "w",
+                    "caller_type": "agent", "retry": {"max_attempts": 1}, "warnings": "silent",
+                    "user_agent": "ua/1"}"#,
+            ),
+        )
+        .unwrap();
+        assert_eq!(o.api_key, key);
+        assert_eq!(o.timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(o.caller_type, Some(CallerType::Agent));
+        assert_eq!(o.retry.unwrap().max_attempts, 1);
+        assert!(o.warnings.is_some());
+        assert_eq!(o.user_agent.as_deref(), Some("ua/1"));
+        let d = client_options(key, None).unwrap();
+        assert!(d.user_agent.unwrap().starts_with("alter-sdk-c/"));
+        assert_eq!(
+            client_options(key, Some(r#"{"retry": false}"#))
+                .unwrap()
+                .retry,
+            Some(RetryPolicy::disabled())
+        );
+        for bad in [
+            r#"{"timeout_seconds": 0}"#,
+            r#"{"retry": 3}"#,
+            r#"{"retry": {"max_attempts": 0}}"#,
+            r#"{"warnings": "loud"}"#,
+            r#"{"api_key": "x"}"#,
+        ] {
+            assert_eq!(
+                status(client_options(key, Some(bad))),
+                AlterStatus::ALTER_INVALID_ARGUMENT,
+                "{bad}"
+            );
+        }
+    }
 }

@@ -128,7 +128,7 @@ pub unsafe extern "C" fn alter_request(
         let out = out_ptr(response_out, "response_out")?;
         let client = handle(client, "client")?;
         let call = read_call(method, url, options_json, body, body_len)?;
-        let resp = block(client.client().request(&call.method, &call.url, call.opts))?;
+        let resp = block(client.principal.request(&call.method, &call.url, call.opts))?;
         give(out, AlterResponse::new(resp));
         Ok(())
     })
@@ -144,7 +144,7 @@ pub unsafe extern "C" fn alter_request(
 /// `alter_cancel`). The callback owns both: free them with
 /// `alter_response_free` and `alter_error_free`. It may call any library
 /// function, but should hand long work to the host's own threads.
-pub type alter_response_callback = Option<
+pub type AlterResponseCallback = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
         status: AlterStatus,
@@ -182,7 +182,7 @@ pub unsafe extern "C" fn alter_request_async(
     options_json: *const c_char,
     body: *const u8,
     body_len: usize,
-    callback: alter_response_callback,
+    callback: AlterResponseCallback,
     user_data: *mut c_void,
     cancel_out: *mut *mut AlterCancel,
     error_out: *mut *mut AlterError,
@@ -191,7 +191,7 @@ pub unsafe extern "C" fn alter_request_async(
         if !cancel_out.is_null() {
             *cancel_out = ptr::null_mut();
         }
-        let client = handle(client, "client")?.client().clone();
+        let client = handle(client, "client")?.principal.clone();
         let callback = callback.ok_or_else(|| Fail::null("callback"))?;
         let call = read_call(method, url, options_json, body, body_len)?;
         let token = CancellationToken::new();
@@ -205,8 +205,8 @@ pub unsafe extern "C" fn alter_request_async(
         }
         let user_data = UserData(user_data);
         alter_core::runtime::spawn(async move {
-            let work = AssertUnwindSafe(client.request(&call.method, &call.url, call.opts))
-                .catch_unwind();
+            let work =
+                AssertUnwindSafe(client.request(&call.method, &call.url, call.opts)).catch_unwind();
             let outcome: Result<Response, Fail> = tokio::select! {
                 r = work => match r {
                     Ok(Ok(resp)) => Ok(resp),

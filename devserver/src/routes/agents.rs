@@ -49,8 +49,8 @@ pub fn agent_json(a: &Agent) -> Value {
         "type": a.kind,
         "status": a.status.as_str(),
         "scopes": a.scopes.clone().unwrap_or_default(),
-        "scopes_pending": null,
-        "scopes_applies_at": null,
+        "scopes_pending": a.scopes_pending,
+        "scopes_applies_at": a.scopes_applies_at.map(rfc3339),
         "policy": redact(&Value::Object(a.policy.clone())),
         "metadata": a.metadata,
         "rate_limit_per_minute": a.rate_limit_per_minute,
@@ -277,6 +277,8 @@ pub async fn create(
             created_at: t,
             last_used_at: None,
             keys_minted: 0,
+            scopes_pending: None,
+            scopes_applies_at: None,
         };
         let id = agent.id;
         s.agents.push(agent);
@@ -412,9 +414,9 @@ pub async fn update(
         Some(_) => Some(query_int(&pairs, "expected_version", 1, 1, i64::MAX)? as u64),
         None => None,
     };
-    // Narrowing grace is accepted but not staged: the local vault applies
-    // every scope change at once (inferred simplification).
-    query_int(&pairs, "grace_seconds", 0, 0, 604_800)?;
+    // Narrowing is staged for this long; 24 h unless given, 0 = at once.
+    let grace = query_int(&pairs, "grace_seconds", 86_400, 0, 604_800)?;
+    let t = now();
     let status = match opt_str(&map, "status")?.as_deref() {
         None => None,
         Some("active") => Some(AgentStatus::Active),
@@ -462,14 +464,51 @@ pub async fn update(
             a.policy = p;
         }
         if let Some(sc) = scopes {
-            changed |= a.scopes.as_ref() != Some(&sc);
-            a.scopes = Some(sc);
+            let (current, pending) = stage_scopes(a.scopes.as_ref(), sc, grace);
+            let applies_at = pending.as_ref().map(|_| t + grace);
+            changed |= a.scopes.as_ref() != Some(&current)
+                || a.scopes_pending != pending
+                || a.scopes_applies_at != applies_at;
+            a.scopes = Some(current);
+            a.scopes_pending = pending;
+            a.scopes_applies_at = applies_at;
         }
         if changed {
             a.version += 1;
         }
         Ok(Json(agent_json(a)))
     })
+}
+
+/// Splits a new allowlist into what applies now and what is staged
+/// (agents-and-keys.md §5.4): broadening applies at once, narrowing waits
+/// for the grace. The part in force meanwhile is the union of old and new,
+/// so a mixed change broadens now and narrows later. An agent without an
+/// allowlist takes the new one at once (there is nothing to narrow from).
+fn stage_scopes(
+    old: Option<&Map<String, Value>>,
+    new: Map<String, Value>,
+    grace: i64,
+) -> (Map<String, Value>, Option<Map<String, Value>>) {
+    let Some(old) = old else {
+        return (new, None);
+    };
+    let mut union = old.clone();
+    for (k, v) in &new {
+        let list = union.entry(k.clone()).or_insert_with(|| json!([]));
+        if let (Some(have), Some(add)) = (list.as_array_mut(), v.as_array()) {
+            for item in add {
+                if !have.contains(item) {
+                    have.push(item.clone());
+                }
+            }
+        }
+    }
+    if grace == 0 || union == new {
+        (new, None)
+    } else {
+        (union, Some(new))
+    }
 }
 
 /// Terminal and idempotent: revokes the agent and all its keys.

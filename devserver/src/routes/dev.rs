@@ -9,10 +9,13 @@ use crate::faults::Fault;
 use crate::resolve::{managed_contract, validate_contract};
 use crate::routes::agents::agent_json;
 use crate::routes::approvals::{decide, status_json};
+use crate::routes::authn::{auth_poll_json, decide_auth, AuthDecision};
+use crate::routes::connect::{self as connect, Action, Decision};
 use crate::state::{
     AgentStatus, ApiKey, Grant, GrantKind, ManagedSecret, OAuthConnection, Principal,
-    SecretMaterial, User,
+    SecretCredential, SecretMaterial, User,
 };
+use crate::state::{OAuthProviderConfig, ProviderScope};
 use crate::util::{now, parse_rfc3339, parse_uuid, rfc3339, sha256_hex};
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::StatusCode;
@@ -31,6 +34,20 @@ pub fn router(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
         .route(
             "/_dev/managed-secrets/{id}/grants",
             post(create_managed_secret_grant),
+        )
+        .route("/_dev/managed-secrets/{id}", post(update_managed_secret))
+        .route(
+            "/_dev/managed-secrets/{id}/credentials",
+            post(add_secret_credential),
+        )
+        .route("/_dev/oauth-providers", post(upsert_oauth_provider))
+        .route(
+            "/_dev/connect/{token}",
+            get(get_connect_session).post(drive_connect_session),
+        )
+        .route(
+            "/_dev/auth-sessions/{token}",
+            get(get_auth_session).post(drive_auth_session),
         )
         .route("/_dev/users", post(create_user))
         .route("/_dev/oauth-grants", post(create_oauth_grant))
@@ -79,6 +96,7 @@ async fn health(State(ctx): State<Arc<Ctx>>) -> Json<Value> {
         "status": "ok",
         "app_id": ctx.info.app_id,
         "held_long_polls": ctx.held_polls.load(std::sync::atomic::Ordering::SeqCst),
+        "idp_id": ctx.store.read(|s| s.idp_id.to_string()),
     }))
 }
 
@@ -144,8 +162,9 @@ async fn create_managed_secret(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiR
         .filter(|v| !v.is_null())
         .cloned();
     let hitl = opt_bool(&map, "hitl")?.unwrap_or(false);
+    let policy = secret_policy_args(&map)?;
     let id = Uuid::new_v4();
-    let secret = ManagedSecret {
+    let mut secret = ManagedSecret {
         managed_secret_id: id,
         slug: slug.clone(),
         provider_id,
@@ -157,7 +176,12 @@ async fn create_managed_secret(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiR
         additional_credentials,
         hitl,
         created_at: now(),
+        template_slug: None,
+        max_delegation_ttl_days: None,
+        onward_delegation: false,
+        depth_ceiling: None,
     };
+    policy.apply(&mut secret);
     // Refuse now what the SDK's token contract would refuse on every call.
     validate_contract(&managed_contract(&secret, Uuid::nil(), None, false)).map_err(|m| {
         ApiError::validation(
@@ -195,21 +219,144 @@ fn agent_arg(ctx: &Ctx, map: &Map<String, Value>) -> ApiResult<Option<Uuid>> {
 }
 
 fn new_grant(kind: GrantKind, principal: Principal, label: Option<String>, t: i64) -> Grant {
-    Grant {
-        grant_id: Uuid::new_v4(),
-        kind,
-        principal,
-        parent_grant_id: None,
-        depth: 0,
-        label,
-        expires_at: None,
-        revoked_at: None,
-        hitl: false,
-        restricted: false,
-        scope_mismatch: false,
-        created_at: t,
-        last_used_at: None,
+    Grant::new(kind, principal, label, t)
+}
+
+/// The delegation-policy fields of a managed-secret provider, as the
+/// create and update bodies carry them (`null` clears a nullable one).
+#[derive(Default)]
+struct SecretPolicyArgs {
+    template_slug: Option<Option<String>>,
+    max_delegation_ttl_days: Option<Option<u32>>,
+    onward_delegation: Option<bool>,
+    depth_ceiling: Option<Option<u32>>,
+    hitl: Option<bool>,
+}
+
+impl SecretPolicyArgs {
+    fn apply(self, m: &mut ManagedSecret) {
+        if let Some(t) = self.template_slug {
+            m.template_slug = t;
+        }
+        if let Some(d) = self.max_delegation_ttl_days {
+            m.max_delegation_ttl_days = d;
+        }
+        if let Some(o) = self.onward_delegation {
+            m.onward_delegation = o;
+        }
+        if let Some(d) = self.depth_ceiling {
+            m.depth_ceiling = d;
+        }
+        if let Some(h) = self.hitl {
+            m.hitl = h;
+        }
     }
+}
+
+/// A nullable positive integer no larger than `max`: absent → None,
+/// null → Some(None).
+fn nullable_u32(map: &Map<String, Value>, field: &str, max: u64) -> ApiResult<Option<Option<u32>>> {
+    match map.get(field) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=max).contains(n))
+            .map(|n| Some(Some(n as u32)))
+            .ok_or_else(|| {
+                ApiError::validation(field, format!("{field} must be an integer from 1 to {max}"))
+            }),
+    }
+}
+
+fn secret_policy_args(map: &Map<String, Value>) -> ApiResult<SecretPolicyArgs> {
+    let template_slug = match map.get("template_slug") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(t)) if valid_slug(&t.to_ascii_lowercase()) => {
+            Some(Some(t.to_ascii_lowercase()))
+        }
+        Some(_) => {
+            return Err(ApiError::validation(
+                "template_slug",
+                "template_slug must match [a-z0-9-]{1,50}",
+            ))
+        }
+    };
+    Ok(SecretPolicyArgs {
+        template_slug,
+        // Up to about 30 years: enough to exercise the 5-year ceiling.
+        max_delegation_ttl_days: nullable_u32(map, "max_delegation_ttl_days", 10_950)?,
+        onward_delegation: opt_bool(map, "onward_delegation")?,
+        depth_ceiling: nullable_u32(map, "depth_ceiling", 8)?,
+        hitl: None,
+    })
+}
+
+/// `POST /_dev/managed-secrets/{id}`: changes a provider's template and
+/// delegation policy.
+async fn update_managed_secret(
+    State(ctx): State<Arc<Ctx>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let map = json_object(&body)?;
+    let mut args = secret_policy_args(&map)?;
+    args.hitl = opt_bool(&map, "hitl")?;
+    ctx.store.write(|s| {
+        let m = parse_uuid(&id)
+            .and_then(|i| {
+                s.managed_secrets
+                    .iter_mut()
+                    .find(|m| m.managed_secret_id == i)
+            })
+            .ok_or_else(|| ApiError::not_found("secret_not_found", "no such managed secret"))?;
+        args.apply(m);
+        Ok(Json(json!({
+            "managed_secret_id": m.managed_secret_id.to_string(),
+            "slug": m.slug,
+            "template_slug": m.template_slug,
+            "max_delegation_ttl_days": m.max_delegation_ttl_days,
+            "onward_delegation": m.onward_delegation,
+            "depth_ceiling": m.depth_ceiling,
+            "hitl": m.hitl,
+        })))
+    })
+}
+
+/// `POST /_dev/managed-secrets/{id}/credentials`: one more developer
+/// credential of a provider (`{credential, label?}` → `{credential_id}`).
+async fn add_secret_credential(
+    State(ctx): State<Arc<Ctx>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let map = json_object(&body)?;
+    let value = opt_nonempty(&map, "credential")?
+        .filter(|v| !v.contains(['\r', '\n', '\0']))
+        .ok_or_else(|| {
+            ApiError::validation("credential", "credential must be a non-empty string")
+        })?;
+    let label = opt_str(&map, "label")?;
+    let t = now();
+    ctx.store.write(|s| {
+        let ms = parse_uuid(&id)
+            .and_then(|i| s.managed_secret(i))
+            .map(|m| m.managed_secret_id)
+            .ok_or_else(|| ApiError::not_found("secret_not_found", "no such managed secret"))?;
+        let credential_id = Uuid::new_v4();
+        s.credentials.push(SecretCredential {
+            credential_id,
+            managed_secret_id: ms,
+            kind: "developer".into(),
+            label,
+            owner: None,
+            material: SecretMaterial::Token { value },
+            active: true,
+            created_at: t,
+        });
+        Ok(created(json!({"credential_id": credential_id.to_string()})))
+    })
 }
 
 async fn create_managed_secret_grant(
@@ -235,6 +382,7 @@ async fn create_managed_secret_grant(
         let mut g = new_grant(
             GrantKind::ManagedSecret {
                 managed_secret_id: ms.managed_secret_id,
+                credential_id: None,
             },
             principal,
             label,
@@ -255,18 +403,57 @@ async fn create_user(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Resp
         .filter(|e| e.contains('@'))
         .ok_or_else(|| ApiError::validation("email", "email is required"))?;
     let ttl = opt_u64(&map, "ttl_seconds")?.unwrap_or(86_400) as i64;
+    let display_name = opt_str(&map, "display_name")?;
+    let groups = match map.get("groups") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) if a.iter().all(|g| g.as_str().is_some_and(|g| !g.is_empty())) => {
+            Some(
+                a.iter()
+                    .filter_map(|g| g.as_str().map(str::to_string))
+                    .collect::<Vec<_>>(),
+            )
+        }
+        Some(_) => {
+            return Err(ApiError::validation(
+                "groups",
+                "groups must be a list of group ids",
+            ))
+        }
+    };
+    let (user_id, token) = sign_in(&ctx, &email, display_name, groups, ttl);
+    Ok(created(
+        json!({"user_id": user_id.to_string(), "user_token": token}),
+    ))
+}
+
+/// Upserts a user of the local identity provider and mints their JWT. The
+/// same e-mail is the same user (a second sign-in), with a new token; given
+/// `display_name`/`groups` replace the stored ones (inferred).
+pub fn sign_in(
+    ctx: &Ctx,
+    email: &str,
+    display_name: Option<String>,
+    groups: Option<Vec<String>>,
+    ttl: i64,
+) -> (Uuid, String) {
     let t = now();
-    // The same e-mail is the same user (a second sign-in), with a new token
-    // (inferred).
     let user_id = ctx.store.write(|s| {
-        if let Some(u) = s.users.iter().find(|u| u.email == email) {
+        if let Some(u) = s.users.iter_mut().find(|u| u.email == email) {
+            if display_name.is_some() {
+                u.display_name = display_name;
+            }
+            if let Some(g) = groups {
+                u.groups = g;
+            }
             return u.user_id;
         }
         let user_id = Uuid::new_v4();
         s.users.push(User {
             user_id,
-            email: email.clone(),
+            email: email.to_string(),
             created_at: t,
+            display_name,
+            groups: groups.unwrap_or_default(),
         });
         user_id
     });
@@ -280,9 +467,7 @@ async fn create_user(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Resp
             "exp": t + ttl,
         }),
     );
-    Ok(created(
-        json!({"user_id": user_id.to_string(), "user_token": token}),
-    ))
+    (user_id, token)
 }
 
 async fn create_oauth_grant(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Response> {
@@ -326,6 +511,7 @@ async fn create_oauth_grant(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResu
     let hitl = opt_bool(&map, "hitl")?.unwrap_or(false);
     let ttl = opt_u64(&map, "ttl_seconds")?;
     let token_ttl = opt_u64(&map, "token_expires_in")?;
+    let api_base_url = opt_nonempty(&map, "api_base_url")?;
     let t = now();
     let out = ctx.store.write(|s| {
         let connection_id = Uuid::new_v4();
@@ -341,6 +527,7 @@ async fn create_oauth_grant(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResu
             token_expires_at: token_ttl.map(|s| t + s as i64),
             needs_reconnect: false,
             revoked: false,
+            api_base_url,
         });
         let principal = match user {
             Some(user_id) => Principal::User { user_id },
@@ -382,6 +569,12 @@ async fn create_oauth_grant(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResu
 fn grant_admin_json(s: &crate::state::State, g: &Grant) -> Value {
     json!({
         "grant_id": g.grant_id.to_string(),
+        "principal_type": g.principal.type_name(),
+        "depth": g.depth,
+        "delegable": g.delegable,
+        "scope_constraint": g.scope_constraint,
+        "revoked_at": g.revoked_at.map(rfc3339),
+        "revoke_reason": g.revoke_reason,
         "provider_id": s.grant_provider_id(g),
         "parent_grant_id": g.parent_grant_id.map(|p| p.to_string()),
         "label": g.label,
@@ -597,6 +790,8 @@ fn key_admin_json(k: &ApiKey) -> Value {
         "key_prefix": k.key_prefix,
         "scopes": k.scopes,
         "rate_limit_rpm": k.rate_limit_rpm,
+        "cidr_allowlist": k.cidr_allowlist,
+        "parent_key_id": k.parent_key_id.map(|p| p.to_string()),
         "expires_at": k.expires_at.map(rfc3339),
         "deprecated_at": k.deprecated_at.map(rfc3339),
         "revoked_at": k.revoked_at.map(rfc3339),
@@ -731,4 +926,246 @@ async fn update_agent(
         }
         Ok(Json(agent_json(a)))
     })
+}
+
+/// `POST /_dev/oauth-providers`: configures (or reconfigures) an OAuth
+/// provider: `{provider_id, display_name?, scopes?: [name | {name,
+/// description?, required?, is_default?}], api_base_url?, onward_sharing?,
+/// depth_ceiling?}`. Absent fields keep their value.
+async fn upsert_oauth_provider(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Json<Value>> {
+    let map = json_object(&body)?;
+    let id = opt_nonempty(&map, "provider_id")?
+        .map(|p| p.trim().to_ascii_lowercase())
+        .filter(|p| !p.is_empty() && p.len() <= 255)
+        .ok_or_else(|| ApiError::validation("provider_id", "provider_id is required"))?;
+    let scopes: Option<Vec<ProviderScope>> = match map.get("scopes") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .map(|v| match v {
+                    Value::String(n) if !n.is_empty() => Some(ProviderScope {
+                        name: n.clone(),
+                        description: String::new(),
+                        required: false,
+                        is_default: true,
+                    }),
+                    Value::Object(o) => Some(ProviderScope {
+                        name: o
+                            .get("name")?
+                            .as_str()
+                            .filter(|n| !n.is_empty())?
+                            .to_string(),
+                        description: o
+                            .get("description")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
+                        required: o.get("required").and_then(Value::as_bool).unwrap_or(false),
+                        is_default: o
+                            .get("is_default")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
+                    }),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    ApiError::validation("scopes", "scopes must be names or {name, …} objects")
+                })?,
+        ),
+        Some(_) => return Err(ApiError::validation("scopes", "scopes must be a list")),
+    };
+    let display_name = opt_nonempty(&map, "display_name")?;
+    let api_base_url = match map.get("api_base_url") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(u)) => Some(Some(u.clone())),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "api_base_url",
+                "api_base_url must be a string",
+            ))
+        }
+    };
+    let onward = opt_bool(&map, "onward_sharing")?;
+    let depth = nullable_u32(&map, "depth_ceiling", 8)?;
+    ctx.store.write(|s| {
+        let idx = match s.oauth_providers.iter().position(|p| p.provider_id == id) {
+            Some(i) => i,
+            None => {
+                s.oauth_providers.push(OAuthProviderConfig {
+                    provider_id: id.clone(),
+                    display_name: id.clone(),
+                    category: None,
+                    description: None,
+                    scopes: Vec::new(),
+                    api_base_url: None,
+                    onward_sharing: false,
+                    depth_ceiling: None,
+                });
+                s.oauth_providers.len() - 1
+            }
+        };
+        let p = &mut s.oauth_providers[idx];
+        if let Some(d) = display_name {
+            p.display_name = d;
+        }
+        if let Some(sc) = scopes {
+            p.scopes = sc;
+        }
+        if let Some(u) = api_base_url {
+            p.api_base_url = u;
+        }
+        if let Some(o) = onward {
+            p.onward_sharing = o;
+        }
+        if let Some(d) = depth {
+            p.depth_ceiling = d;
+        }
+        Ok(Json(json!({
+            "provider_id": p.provider_id,
+            "display_name": p.display_name,
+            "scopes": p.scopes.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+            "api_base_url": p.api_base_url,
+            "onward_sharing": p.onward_sharing,
+            "depth_ceiling": p.depth_ceiling,
+        })))
+    })
+}
+
+/// `GET /_dev/connect/{token}`: the stored session (what the consent page
+/// shows) plus its poll answer.
+async fn get_connect_session(
+    State(ctx): State<Arc<Ctx>>,
+    Path(token): Path<String>,
+) -> ApiResult<Json<Value>> {
+    ctx.store.read(|s| {
+        let c = s
+            .connect_sessions
+            .iter()
+            .find(|c| c.token == token)
+            .ok_or_else(|| ApiError::not_found("session_not_found", "no such Connect session"))?;
+        Ok(Json(json!({
+            "session_token": c.token,
+            "kind": c.kind,
+            "state": connect::state_name(connect::projected(c, now())),
+            "providers": c.providers,
+            "user_id": c.user.map(|u| u.to_string()),
+            "agent_id": c.agent.map(|a| a.to_string()),
+            "delegable": c.delegable,
+            "direct": c.direct,
+            "path": c.path,
+            "existing_grant_id": c.existing_grant_id.map(|g| g.to_string()),
+            "delegation_expires_at": c.delegation_expires_at.map(rfc3339),
+            "expires_at": rfc3339(c.expires_at),
+            "poll": connect::poll_json(s, &c.token, now()),
+        })))
+    })
+}
+
+/// `POST /_dev/connect/{token}`: does what the consent page does, without a
+/// browser: `{action: approve|deny|decline|fail|expire, providers?,
+/// provider_id? (decline), account?, ttl_seconds?, share_onward?, secret?,
+/// error_code?, error_message? (fail)}` → the session's poll answer.
+async fn drive_connect_session(
+    State(ctx): State<Arc<Ctx>>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let map = json_object(&body)?;
+    let action = match opt_nonempty(&map, "action")?.as_deref() {
+        Some("approve") => Action::Approve,
+        Some("deny") => Action::Deny,
+        Some("decline") => {
+            Action::Decline(opt_nonempty(&map, "provider_id")?.ok_or_else(|| {
+                ApiError::validation("provider_id", "decline names a provider_id")
+            })?)
+        }
+        Some("fail") => Action::Fail {
+            code: opt_nonempty(&map, "error_code")?
+                .unwrap_or_else(|| "connect_config_error".into()),
+            message: opt_nonempty(&map, "error_message")?
+                .unwrap_or_else(|| "The provider refused the connection.".into()),
+        },
+        Some("expire") => Action::Expire,
+        _ => {
+            return Err(ApiError::validation(
+                "action",
+                "action must be approve, deny, decline, fail or expire",
+            ))
+        }
+    };
+    let mut d = Decision::new(action);
+    d.providers = match map.get("providers") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect(),
+        ),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "providers",
+                "providers must be a list",
+            ))
+        }
+    };
+    d.account = opt_nonempty(&map, "account")?;
+    d.ttl_seconds = opt_u64(&map, "ttl_seconds")?;
+    d.share_onward = opt_bool(&map, "share_onward")?;
+    d.secret = opt_nonempty(&map, "secret")?;
+    let t = now();
+    let out = ctx.store.write(|s| {
+        connect::decide(s, &token, &d, t)?;
+        Ok::<_, ApiError>(connect::poll_json(s, &token, t))
+    })?;
+    ctx.bump_sessions();
+    Ok(Json(out))
+}
+
+/// `GET /_dev/auth-sessions/{token}`: the sign-in session's poll answer.
+async fn get_auth_session(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>) -> Json<Value> {
+    Json(ctx.store.read(|s| auth_poll_json(s, &token, now())))
+}
+
+/// `POST /_dev/auth-sessions/{token}`: signs in without a browser:
+/// `{action: complete|fail|expire, email?, display_name?, groups?,
+/// error_code?, error_message?}` → the poll answer.
+async fn drive_auth_session(
+    State(ctx): State<Arc<Ctx>>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let map = json_object(&body)?;
+    let decision = match opt_nonempty(&map, "action")?.as_deref() {
+        Some("complete") => AuthDecision::Complete {
+            email: opt_nonempty(&map, "email")?
+                .filter(|e| e.contains('@'))
+                .ok_or_else(|| ApiError::validation("email", "email is required"))?,
+            display_name: opt_str(&map, "display_name")?,
+            groups: match map.get("groups") {
+                None | Some(Value::Null) => None,
+                Some(Value::Array(a)) => Some(
+                    a.iter()
+                        .filter_map(|g| g.as_str().map(str::to_string))
+                        .collect(),
+                ),
+                Some(_) => return Err(ApiError::validation("groups", "groups must be a list")),
+            },
+        },
+        Some("fail") => AuthDecision::Fail {
+            code: opt_nonempty(&map, "error_code")?,
+            message: opt_nonempty(&map, "error_message")?
+                .unwrap_or_else(|| "Authentication failed.".into()),
+        },
+        Some("expire") => AuthDecision::Expire,
+        _ => {
+            return Err(ApiError::validation(
+                "action",
+                "action must be complete, fail or expire",
+            ))
+        }
+    };
+    decide_auth(&ctx, &token, decision)?;
+    Ok(Json(ctx.store.read(|s| auth_poll_json(s, &token, now()))))
 }

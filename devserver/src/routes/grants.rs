@@ -215,24 +215,7 @@ pub async fn report_scope_mismatch(
     Ok(resp)
 }
 
-/// Projected status: revoked, expired by TTL (self or an ancestor), active.
-fn projected(s: &VaultState, g: &Grant, t: i64) -> &'static str {
-    let mut cur = Some(g);
-    let mut expired = false;
-    for _ in 0..16 {
-        let Some(c) = cur else { break };
-        if c.revoked_at.is_some() {
-            return "revoked";
-        }
-        expired |= c.expires_at.is_some_and(|e| e <= t);
-        cur = c.parent_grant_id.and_then(|p| s.grant(p));
-    }
-    if expired {
-        "expired"
-    } else {
-        "active"
-    }
-}
+use crate::routes::manage::{policy_json, projected_status as projected};
 
 fn item_json(s: &VaultState, g: &Grant, who: Who, t: i64) -> Value {
     let status = projected(s, g, t);
@@ -248,11 +231,7 @@ fn item_json(s: &VaultState, g: &Grant, who: Who, t: i64) -> Value {
             _ => None,
         })
         .collect();
-    let principal_type = match g.principal {
-        Principal::User { .. } => "user",
-        Principal::System => "system",
-        Principal::Agent { .. } => "agent",
-    };
+    let principal_type = g.principal.type_name();
     let common = |m: &mut Map<String, Value>| {
         m.insert("grant_id".into(), json!(g.grant_id.to_string()));
         m.insert("status".into(), json!(status));
@@ -262,17 +241,14 @@ fn item_json(s: &VaultState, g: &Grant, who: Who, t: i64) -> Value {
         m.insert("principal_type".into(), json!(principal_type));
         m.insert("delegated_at".into(), json!(delegated_at));
         m.insert("label".into(), json!(g.label));
-        m.insert(
-            "grant_policy".into(),
-            json!(g.expires_at.map(|e| json!({"expires_at": rfc3339(e)}))),
-        );
+        m.insert("grant_policy".into(), policy_json(g));
         m.insert(
             "parent_grant_id".into(),
             json!(g.parent_grant_id.map(|p| p.to_string())),
         );
         m.insert("depth".into(), json!(g.depth));
-        m.insert("delegable".into(), json!(false));
-        m.insert("scope_constraint".into(), Value::Null);
+        m.insert("delegable".into(), json!(g.delegable));
+        m.insert("scope_constraint".into(), json!(g.scope_constraint));
     };
     let mut m = Map::new();
     match &g.kind {
@@ -319,8 +295,13 @@ fn item_json(s: &VaultState, g: &Grant, who: Who, t: i64) -> Value {
             );
             m.insert("credential_id".into(), json!(connection_id.to_string()));
         }
-        GrantKind::ManagedSecret { managed_secret_id } => {
+        GrantKind::ManagedSecret {
+            managed_secret_id,
+            credential_id,
+        } => {
             let ms = s.managed_secret(*managed_secret_id);
+            let cred =
+                credential_id.and_then(|c| s.credentials.iter().find(|x| x.credential_id == c));
             m.insert("grant_kind".into(), json!("managed_secret"));
             m.insert(
                 "managed_secret_id".into(),
@@ -351,9 +332,18 @@ fn item_json(s: &VaultState, g: &Grant, who: Who, t: i64) -> Value {
                     "ownership"
                 }),
             );
-            m.insert("credential_id".into(), json!(managed_secret_id.to_string()));
-            m.insert("credential_kind".into(), json!("developer"));
-            m.insert("credential_label".into(), Value::Null);
+            m.insert(
+                "credential_id".into(),
+                json!(credential_id.unwrap_or(*managed_secret_id).to_string()),
+            );
+            m.insert(
+                "credential_kind".into(),
+                json!(cred.map(|c| c.kind.as_str()).unwrap_or("developer")),
+            );
+            m.insert(
+                "credential_label".into(),
+                json!(cred.and_then(|c| c.label.clone())),
+            );
         }
     }
     common(&mut m);

@@ -3,8 +3,14 @@
 
 pub mod agents;
 pub mod approvals;
+pub mod authn;
+pub mod catalog;
+pub mod connect;
+pub mod consent;
 pub mod dev;
 pub mod grants;
+pub mod keys;
+pub mod manage;
 pub mod misc;
 pub mod provider;
 pub mod proxy;
@@ -38,6 +44,48 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
             post(grants::report_scope_mismatch),
         )
         .route("/sdk/grants/list", post(grants::list))
+        .route("/sdk/oauth/grants/{id}/revoke", post(manage::revoke_grant))
+        .route("/sdk/grants/{id}/delegate", post(manage::delegate))
+        .route(
+            "/sdk/grants/{id}/delegations/{agent}",
+            delete(manage::revoke_delegation),
+        )
+        .route("/sdk/grants/{id}/mint", post(manage::mint))
+        .route(
+            "/sdk/managed-secrets/{id}/grants",
+            post(manage::create_secret_grant),
+        )
+        .route("/sdk/oauth/connect/session", post(connect::create_oauth))
+        .route("/sdk/oauth/connect/session/poll", post(connect::poll))
+        .route(
+            "/sdk/managed-secrets/connect/session",
+            post(connect::create_secret),
+        )
+        .route("/sdk/auth/session", post(authn::create_session))
+        .route("/sdk/auth/poll", post(authn::poll))
+        .route("/sdk/auth/verify-token", post(authn::verify_token))
+        .route("/sdk/identity/resolve", post(authn::resolve_identity))
+        .route("/sdk/identity/assert", post(authn::assert_identity))
+        .route("/sdk/keys/derive", post(keys::derive))
+        .route("/sdk/keys/{key_id}/rotate", post(keys::rotate))
+        .route("/sdk/keys/{key_id}", delete(keys::revoke))
+        .route(
+            "/sdk/oauth/provider-catalog",
+            get(catalog::provider_catalog),
+        )
+        .route("/sdk/provider-specs", get(catalog::list_specs))
+        .route(
+            "/sdk/provider-specs/{kind}/{provider}",
+            get(catalog::get_spec),
+        )
+        .route(
+            "/sdk/provider-specs/{kind}/{provider}/operations",
+            get(catalog::list_operations),
+        )
+        .route(
+            "/sdk/provider-specs/{kind}/{provider}/operation",
+            get(catalog::get_operation),
+        )
         .route("/sdk/agents", post(agents::create).get(agents::list))
         .route("/sdk/agents/me", get(agents::me))
         .route(
@@ -68,6 +116,7 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .merge(sdk)
         .merge(dev::router(ctx.clone()))
         .merge(provider::router())
+        .merge(consent::router())
         // One body limit everywhere (axum's default of 2 MB would otherwise
         // cut proxied bodies the SDK is allowed to send).
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -67,6 +67,16 @@ pub async fn token(
             )
             .with("grant_id", gid.to_string()));
         }
+        // Plain delegations may retrieve; scope-narrowed ones are proxy-only
+        // (requests.md §14.2 step 5 note).
+        if g.scope_constraint.is_some() {
+            return Err(ApiError::new(
+                400,
+                "delegated_grant_requires_proxy",
+                "This delegation is scope-narrowed; use proxy_request().",
+            )
+            .with("grant_id", gid.to_string()));
+        }
         // A provider 401 reported against the current token generation asked
         // for a refresh. The local vault's tokens are static, so the
         // "refresh" always succeeds: a new generation, same token

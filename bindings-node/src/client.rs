@@ -1,0 +1,688 @@
+//! `NativeClient`: one `App` or `Agent` of the core. Every asynchronous
+//! operation goes through [`NativeClient::call`], which converts the
+//! camelCase arguments, runs the core's future on the core's tokio runtime
+//! and settles a JavaScript promise from there; the event loop never waits.
+
+use crate::convert::{model, Args, Opts};
+use crate::errors::{self, Failure};
+use crate::promise::{self, CancelToken, Out, ResponseOut};
+use alter_core::{
+    CallerType, ClientOptions, CreateAgent, Error, ProxyOptions, ProxyOutcome, QueryParams,
+    QueryValue, RequestOptions, RetryPolicy, UpdateAgent, UserTokenGetter, WarningSink,
+};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use serde_json::{json, Map, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+type CoreResult<T> = std::result::Result<T, Error>;
+
+/// The product token of this binding's backend requests.
+pub const USER_AGENT: &str = concat!("alter-sdk-node/", env!("CARGO_PKG_VERSION"));
+
+#[derive(Clone)]
+pub(crate) enum Principal {
+    App(alter_core::App),
+    Agent(alter_core::Agent),
+}
+
+impl Principal {
+    pub(crate) fn client(&self) -> &alter_core::Client {
+        match self {
+            Principal::App(a) => a,
+            Principal::Agent(a) => a,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Principal::App(_) => "App",
+            Principal::Agent(_) => "Agent",
+        }
+    }
+}
+
+type TokenFn = ThreadsafeFunction<(), Promise<String>, (), Status, false, true>;
+type WarnFn = ThreadsafeFunction<String, (), String, Status, false, true>;
+
+/// A client of the core (`App` or `Agent`).
+#[napi]
+pub struct NativeClient {
+    p: Principal,
+}
+
+fn seconds(o: &mut Opts, key: &str) -> CoreResult<Option<Duration>> {
+    match o.f64(key)? {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(_) => Err(Error::value(format!(
+            "{key} must be a positive number of seconds"
+        ))),
+    }
+}
+
+fn retry_policy(m: Map<String, Value>) -> CoreResult<RetryPolicy> {
+    let mut o = Opts::new("retry", Some(Value::Object(m)))?;
+    let mut p = RetryPolicy::default();
+    if let Some(n) = o.i64("maxAttempts")? {
+        if n < 1 {
+            return Err(Error::value("retry.maxAttempts must be at least 1"));
+        }
+        p.max_attempts = n as u32;
+    }
+    if let Some(d) = seconds(&mut o, "initialBackoff")? {
+        p.initial_backoff = d;
+    }
+    if let Some(d) = seconds(&mut o, "maxBackoff")? {
+        p.max_backoff = d;
+    }
+    if let Some(d) = seconds(&mut o, "maxRetryAfter")? {
+        p.max_retry_after = d;
+    }
+    o.finish()?;
+    Ok(p)
+}
+
+/// Warnings raised during construction, delivered when it returns.
+type EarlyWarnings = Arc<Mutex<Option<Vec<String>>>>;
+
+fn client_options(
+    kind: &str,
+    options: Value,
+    token: Option<TokenFn>,
+    warn: Option<WarnFn>,
+    early: &EarlyWarnings,
+) -> CoreResult<ClientOptions> {
+    let op = if kind == "App" { "App" } else { "Agent" };
+    let mut o = Opts::new(op, Some(options))?;
+    let api_key = o.str("apiKey")?.unwrap_or_default();
+    let mut opts = ClientOptions {
+        api_key,
+        base_url: o.str("baseUrl")?,
+        timeout: seconds(&mut o, "timeout")?,
+        caller: o.str("caller")?,
+        user_agent: Some(USER_AGENT.to_string()),
+        ..Default::default()
+    };
+    if kind == "App" {
+        if let Some(t) = o.str("callerType")? {
+            opts.caller_type = Some(CallerType::parse(&t)?);
+        }
+    }
+    if let Some(r) = o.object("retry")? {
+        opts.retry = Some(retry_policy(r)?);
+    }
+    if o.bool("disableRetry")? == Some(true) {
+        opts.retry = Some(RetryPolicy::disabled());
+    }
+    o.finish()?;
+    if let Some(tsfn) = token {
+        let tsfn = Arc::new(tsfn);
+        let getter: UserTokenGetter = Arc::new(move || {
+            let tsfn = tsfn.clone();
+            Box::pin(async move {
+                let pending = tsfn.call_async_catch(()).await.map_err(|_| ())?;
+                pending.await.map_err(|_| ())
+            })
+        });
+        opts.user_token_getter = Some(getter);
+    }
+    if let Some(tsfn) = warn {
+        let pending = early.clone();
+        let sink: WarningSink = Arc::new(move |msg: &str| {
+            // Warnings raised while the constructor runs are handed over
+            // synchronously once it returns (an unref'd queue may never be
+            // drained if the process has nothing else to do).
+            if let Some(buf) = pending.lock().unwrap().as_mut() {
+                buf.push(msg.to_string());
+                return;
+            }
+            tsfn.call(msg.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        opts.warnings = Some(sink);
+    }
+    Ok(opts)
+}
+
+fn parse_context(text: &str) -> CoreResult<Vec<(String, String)>> {
+    serde_json::from_str(text).map_err(|_| Error::value("trace context is not valid"))
+}
+
+fn parse_json(text: &str, what: &str) -> CoreResult<Value> {
+    serde_json::from_str(text).map_err(|_| Error::value(format!("{what} is not valid JSON")))
+}
+
+impl NativeClient {
+    pub(crate) fn wrap(p: Principal) -> NativeClient {
+        NativeClient { p }
+    }
+}
+
+#[napi]
+impl NativeClient {
+    /// `kind` is `App` or `Agent`; `options` the constructor options as JSON.
+    #[napi(constructor)]
+    pub fn new(
+        env: Env,
+        kind: String,
+        options: String,
+        user_token_getter: Option<Function<(), Promise<String>>>,
+        warn: Option<Function<String, ()>>,
+    ) -> Result<Self> {
+        let token = match user_token_getter {
+            Some(f) => Some(
+                f.build_threadsafe_function()
+                    .weak::<true>()
+                    .callee_handled::<false>()
+                    .build()?,
+            ),
+            None => None,
+        };
+        let warn_tsfn = match &warn {
+            Some(f) => Some(
+                f.build_threadsafe_function()
+                    .weak::<true>()
+                    .callee_handled::<false>()
+                    .build()?,
+            ),
+            None => None,
+        };
+        let early: EarlyWarnings = Arc::new(Mutex::new(Some(Vec::new())));
+        let built = parse_json(&options, "options")
+            .and_then(|v| client_options(&kind, v, token, warn_tsfn, &early))
+            .and_then(|opts| match kind.as_str() {
+                "App" => alter_core::App::new(opts).map(Principal::App),
+                _ => alter_core::Agent::new(opts).map(Principal::Agent),
+            });
+        let raised = early.lock().unwrap().take().unwrap_or_default();
+        if let Some(f) = &warn {
+            for msg in raised {
+                // A throwing logger never fails construction.
+                let _ = f.call(msg);
+            }
+        }
+        match built {
+            Ok(p) => Ok(NativeClient { p }),
+            Err(e) => Err(errors::throw(&env, e)),
+        }
+    }
+
+    /// `App` or `Agent`.
+    #[napi(getter)]
+    pub fn principal(&self) -> String {
+        self.p.name().to_string()
+    }
+
+    #[napi(getter)]
+    pub fn base_url(&self) -> String {
+        self.p.client().base_url().to_string()
+    }
+
+    #[napi(getter)]
+    pub fn actor_id(&self) -> Option<String> {
+        self.p.client().actor_id()
+    }
+
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.p.client().is_closed()
+    }
+
+    #[napi(getter, ts_return_type = "unknown")]
+    pub fn last_retry_info(&self) -> Value {
+        self.p
+            .client()
+            .last_retry_info()
+            .map_or(Value::Null, |r| model(&r))
+    }
+
+    /// `{limit, remaining, resetAt}` with `resetAt` as RFC 3339 text.
+    #[napi(getter, ts_return_type = "unknown")]
+    pub fn last_rate_limit(&self) -> Value {
+        match self.p.client().last_rate_limit() {
+            None => Value::Null,
+            Some(s) => json!({
+                "limit": s.limit,
+                "remaining": s.remaining,
+                "resetAt": s
+                    .reset_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// A sibling bound to scope constraints and/or a request rule.
+    #[napi]
+    pub fn with_constraints(&self, env: Env, options: String) -> Result<NativeClient> {
+        let run = || -> CoreResult<Principal> {
+            let mut o = Opts::new("withConstraints", Some(parse_json(&options, "options")?))?;
+            let scopes = o.str_list("scopes")?;
+            let rule = o.value("rule").map(rule_to_wire);
+            o.finish()?;
+            Ok(match &self.p {
+                Principal::App(a) => {
+                    Principal::App(a.with_constraints(scopes.as_deref(), rule.as_ref())?)
+                }
+                Principal::Agent(a) => {
+                    Principal::Agent(a.with_constraints(scopes.as_deref(), rule.as_ref())?)
+                }
+            })
+        };
+        match run() {
+            Ok(p) => Ok(NativeClient { p }),
+            Err(e) => Err(errors::throw(&env, e)),
+        }
+    }
+
+    /// Runs one asynchronous operation; resolves with its result. `ambient`
+    /// is the enclosing `trace()` context (JSON `[[key, value], ...]`).
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub fn call<'env>(
+        &self,
+        env: &'env Env,
+        op: String,
+        args: String,
+        body: Option<Buffer>,
+        cancel: Option<&CancelToken>,
+        ambient: Option<String>,
+    ) -> Result<Object<'env>> {
+        let body = body.map(|b| b.to_vec());
+        let p = self.p.clone();
+        let token = cancel.map(|c| c.token());
+        promise::spawn(env, token, async move {
+            let args = parse_json(&args, "arguments")?;
+            match ambient.as_deref().map(parse_context).transpose()? {
+                Some(ctx) => {
+                    alter_core::context::with_ambient(ctx, dispatch(p, &op, args, body)).await
+                }
+                None => dispatch(p, &op, args, body).await,
+            }
+        })
+    }
+
+    /// The context `agent.trace(options)` scopes, given the enclosing one
+    /// (both JSON `[[key, value], ...]`); validation is the core's.
+    #[napi]
+    pub fn trace_context(
+        &self,
+        env: Env,
+        options: String,
+        ambient: Option<String>,
+    ) -> Result<String> {
+        let run = || -> CoreResult<String> {
+            let Principal::Agent(agent) = &self.p else {
+                return Err(Error::sdk("trace() is only available on Agent"));
+            };
+            let mut o = Opts::new("trace", Some(parse_json(&options, "options")?))?;
+            let run_id = o.str("runId")?;
+            let thread_id = o.str("threadId")?;
+            let parent = match o.take_raw("parent") {
+                None => alter_core::trace::TraceParent::Inherit,
+                Some(Value::Null) => alter_core::trace::TraceParent::Clear,
+                Some(Value::String(s)) => alter_core::trace::TraceParent::Set(s),
+                Some(_) => return Err(Error::value("trace: parent must be a string or null")),
+            };
+            let mut metadata = Vec::new();
+            for (k, v) in o.into_rest() {
+                match v {
+                    Value::String(s) => metadata.push((k, s)),
+                    Value::Null => {}
+                    _ => {
+                        return Err(Error::value(format!(
+                            "trace: metadata value for '{k}' must be a string"
+                        )))
+                    }
+                }
+            }
+            let opts = alter_core::trace::TraceOptions {
+                run_id,
+                thread_id,
+                parent,
+                metadata,
+            };
+            let enclosing = ambient.as_deref().map(parse_context).transpose()?;
+            let ctx = alter_core::trace::build_trace_context(
+                enclosing.as_deref(),
+                &agent.trace_identity(),
+                &opts,
+            )?;
+            Ok(serde_json::to_string(&ctx).unwrap_or_else(|_| "[]".into()))
+        };
+        run().map_err(|e| errors::throw(&env, e))
+    }
+}
+
+/// `RequestRule` (`{ruleType, ruleBody}`) in its wire shape. The body is
+/// sent as given (wire field names).
+fn rule_to_wire(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                let k = match k.as_str() {
+                    "ruleType" => "rule_type".to_string(),
+                    "ruleBody" => "rule_body".to_string(),
+                    _ => k,
+                };
+                out.insert(k, v);
+            }
+            Value::Object(out)
+        }
+        other => other,
+    }
+}
+
+fn query_value(v: Value) -> CoreResult<QueryValue> {
+    Ok(match v {
+        Value::Null => QueryValue::Null,
+        Value::Bool(b) => QueryValue::Bool(b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => QueryValue::Int(i),
+            None => QueryValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => QueryValue::Str(s),
+        Value::Array(items) => QueryValue::List(
+            items
+                .into_iter()
+                .map(query_value)
+                .collect::<CoreResult<_>>()?,
+        ),
+        Value::Object(_) => {
+            return Err(Error::value(
+                "queryParams values must be strings, numbers, booleans, null or lists of them",
+            ))
+        }
+    })
+}
+
+fn query_params(o: &mut Opts) -> CoreResult<Option<QueryParams>> {
+    match o.object("queryParams")? {
+        None => Ok(None),
+        Some(m) => m
+            .into_iter()
+            .map(|(k, v)| Ok((k, query_value(v)?)))
+            .collect::<CoreResult<Vec<_>>>()
+            .map(Some),
+    }
+}
+
+fn path_params(o: &mut Opts) -> CoreResult<Vec<(String, String)>> {
+    match o.object("pathParams")? {
+        None => Ok(Vec::new()),
+        Some(m) => m
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k, s)),
+                Value::Number(n) => Ok((k, n.to_string())),
+                _ => Err(Error::value(format!(
+                    "pathParams['{k}'] must be a string or a number"
+                ))),
+            })
+            .collect(),
+    }
+}
+
+/// `extraHeaders`, or its documented alias `headers`; not both.
+fn extra_headers(o: &mut Opts) -> CoreResult<Option<Vec<(String, String)>>> {
+    let extra = o.string_pairs("extraHeaders")?;
+    let alias = o.string_pairs("headers")?;
+    match (extra, alias) {
+        (Some(_), Some(_)) => Err(Error::value(
+            "pass either headers or extraHeaders, not both",
+        )),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+fn context(o: &mut Opts) -> CoreResult<Option<Vec<(String, String)>>> {
+    o.string_pairs("context")
+}
+
+fn request_options(o: &mut Opts, body: Option<Vec<u8>>) -> CoreResult<RequestOptions> {
+    Ok(RequestOptions {
+        grant_id: o.str("grantId")?,
+        provider: o.str("provider")?,
+        account: o.str("account")?,
+        label: o.str("label")?,
+        app_user_id: o.str("appUserId")?,
+        user_token: o.str("userToken")?,
+        json: o.value("json"),
+        body,
+        headers: extra_headers(o)?.unwrap_or_default(),
+        query_params: query_params(o)?,
+        path_params: path_params(o)?,
+        reason: o.str("reason")?,
+        context: context(o)?,
+        caller: o.str("caller")?,
+    })
+}
+
+fn proxy_options(o: &mut Opts) -> CoreResult<ProxyOptions> {
+    Ok(ProxyOptions {
+        grant_id: o.str("grantId")?,
+        provider: o.str("provider")?,
+        account: o.str("account")?,
+        label: o.str("label")?,
+        app_user_id: o.str("appUserId")?,
+        user_token: o.str("userToken")?,
+        json: o.value("json"),
+        headers: extra_headers(o)?,
+        query_params: query_params(o)?,
+        path_params: path_params(o)?,
+        reason: o.str("reason")?,
+        context: context(o)?,
+        caller: o.str("caller")?,
+    })
+}
+
+fn app_of(p: &Principal, op: &str) -> CoreResult<alter_core::App> {
+    match p {
+        Principal::App(a) => Ok(a.clone()),
+        Principal::Agent(_) => Err(Error::sdk(format!("{op} is only available on App"))),
+    }
+}
+
+fn agent_of(p: &Principal, op: &str) -> CoreResult<alter_core::Agent> {
+    match p {
+        Principal::Agent(a) => Ok(a.clone()),
+        Principal::App(_) => Err(Error::sdk(format!("{op} is only available on Agent"))),
+    }
+}
+
+/// An `AgentKey` with its derived `status`.
+fn agent_key(k: &alter_core::AgentKey) -> Value {
+    let mut v = model(k);
+    if let Value::Object(m) = &mut v {
+        m.insert("status".into(), k.status().into());
+    }
+    v
+}
+
+fn approval_result(r: &alter_core::ApprovalResult) -> Value {
+    let mut v = model(r);
+    if let Value::Object(m) = &mut v {
+        m.insert("status".into(), "executed".into());
+    }
+    v
+}
+
+fn json_out(v: Value) -> std::result::Result<Out, Failure> {
+    Ok(Out::Json(v))
+}
+
+/// Converts the arguments of `op`, runs it and converts its result.
+async fn dispatch(
+    p: Principal,
+    op: &str,
+    args: Value,
+    body: Option<Vec<u8>>,
+) -> std::result::Result<Out, Failure> {
+    let client = p.client().clone();
+    macro_rules! args {
+        ($name:literal) => {
+            Args::new($name, args)
+        };
+    }
+    match op {
+        "request" => {
+            let a = args!("request");
+            let (method, url) = (a.str(0, "method")?, a.str(1, "url")?);
+            let mut o = a.opts(2)?;
+            let opts = request_options(&mut o, body)?;
+            o.finish()?;
+            let r = client.request(&method, &url, opts).await?;
+            Ok(Out::Response(ResponseOut {
+                status: r.status,
+                headers: r.headers,
+                body: r.body.to_vec(),
+                url: r.url,
+                elapsed_ms: r.elapsed.as_secs_f64() * 1000.0,
+                retry_info: r.retry_info.as_ref().map(model),
+                backend_attempts: r.backend_attempts,
+            }))
+        }
+        "proxyRequest" => {
+            let a = args!("proxyRequest");
+            let (method, url) = (a.str(0, "method")?, a.str(1, "url")?);
+            let mut o = a.opts(2)?;
+            let opts = proxy_options(&mut o)?;
+            o.finish()?;
+            match client.proxy_request(&method, &url, opts).await? {
+                ProxyOutcome::Result(r) => json_out(approval_result(&r)),
+                ProxyOutcome::Pending(p) => json_out(model(&p)),
+            }
+        }
+        "getApprovalStatus" => {
+            let a = args!("getApprovalStatus");
+            let id = a.str(0, "approvalId")?;
+            let mut o = a.opts(1)?;
+            let wait = o.f64("wait")?.unwrap_or(0.0);
+            o.finish()?;
+            let s = client.get_approval_status(&id, wait).await?;
+            let mut v = model(&s);
+            if let Value::Object(m) = &mut v {
+                m.insert("isTerminal".into(), s.is_terminal().into());
+            }
+            json_out(v)
+        }
+        "awaitApproval" => {
+            let a = args!("awaitApproval");
+            let id = a.str(0, "approvalId")?;
+            let mut o = a.opts(1)?;
+            let timeout = o.f64("timeout")?.unwrap_or(300.0);
+            let poll = o.f64("pollInterval")?.unwrap_or(2.0);
+            o.finish()?;
+            let r = client.await_approval(&id, timeout, poll).await?;
+            json_out(approval_result(&r))
+        }
+        "close" => {
+            client.close().await;
+            Ok(Out::Undefined)
+        }
+        "me" => {
+            let agent = agent_of(&p, "me()")?;
+            json_out(model(&agent.me().await?))
+        }
+        "agents.create" => {
+            let app = app_of(&p, "agents")?;
+            let mut o = args!("agents.create").opts(0)?;
+            let a = CreateAgent {
+                name: o.str("name")?.unwrap_or_default(),
+                scopes: o.object("scopes")?,
+                display_name: o.str("displayName")?,
+                agent_type: o.str("type")?,
+                metadata: o.object("metadata")?,
+                policy: o.object("policy")?,
+                idempotency_key: o.str("idempotencyKey")?,
+            };
+            o.finish()?;
+            json_out(model(&app.agents().create(a).await?))
+        }
+        "agents.list" => {
+            let app = app_of(&p, "agents")?;
+            let mut o = args!("agents.list").opts(0)?;
+            let include_revoked = o.bool("includeRevoked")?.unwrap_or(false);
+            let limit = o.i64("limit")?.unwrap_or(100);
+            let offset = o.i64("offset")?.unwrap_or(0);
+            o.finish()?;
+            json_out(model(
+                &app.agents().list(include_revoked, limit, offset).await?,
+            ))
+        }
+        "agents.get" | "agents.getByName" | "agents.suspend" | "agents.resume"
+        | "agents.delete" | "agents.mintKey" | "agents.listKeys" => {
+            let app = app_of(&p, "agents")?;
+            let a = Args::new("agents", args);
+            let id = a.str(
+                0,
+                if op == "agents.getByName" {
+                    "name"
+                } else {
+                    "agentId"
+                },
+            )?;
+            let agents = app.agents();
+            let v = match op {
+                "agents.get" => model(&agents.get(&id).await?),
+                "agents.getByName" => agents
+                    .get_by_name(&id)
+                    .await?
+                    .as_ref()
+                    .map_or(Value::Null, model),
+                "agents.suspend" => model(&agents.suspend(&id).await?),
+                "agents.resume" => model(&agents.resume(&id).await?),
+                "agents.delete" => model(&agents.delete(&id).await?),
+                "agents.mintKey" => {
+                    let r = agents.mint_key(&id).await?;
+                    let mut v = model(&r);
+                    if let Value::Object(m) = &mut v {
+                        m.insert("status".into(), r.key.status().into());
+                    }
+                    v
+                }
+                _ => {
+                    let list = agents.list_keys(&id).await?;
+                    json!({"items": list.items.iter().map(agent_key).collect::<Vec<_>>()})
+                }
+            };
+            json_out(v)
+        }
+        "agents.update" => {
+            let app = app_of(&p, "agents")?;
+            let a = args!("agents.update");
+            let id = a.str(0, "agentId")?;
+            let mut o = a.opts(1)?;
+            let u = UpdateAgent {
+                display_name: o.str("displayName")?,
+                metadata: o.object("metadata")?,
+                scopes: o.object("scopes")?,
+                expected_version: o.i64("expectedVersion")?,
+                grace_seconds: o.i64("graceSeconds")?,
+                policy: o.object("policy")?,
+            };
+            o.finish()?;
+            json_out(model(&app.agents().update(&id, u).await?))
+        }
+        "agents.deprecateKey" | "agents.undeprecateKey" | "agents.revokeKey" => {
+            let app = app_of(&p, "agents")?;
+            let a = Args::new("agents", args);
+            let (id, key_id) = (a.str(0, "agentId")?, a.str(1, "keyId")?);
+            let agents = app.agents();
+            let k = match op {
+                "agents.deprecateKey" => agents.deprecate_key(&id, &key_id).await?,
+                "agents.undeprecateKey" => agents.undeprecate_key(&id, &key_id).await?,
+                _ => {
+                    let mut o = a.opts(2)?;
+                    let force = o.bool("force")?.unwrap_or(false);
+                    o.finish()?;
+                    agents.revoke_key(&id, &key_id, force).await?
+                }
+            };
+            json_out(agent_key(&k))
+        }
+        other => crate::more::dispatch(p, other, args).await,
+    }
+}

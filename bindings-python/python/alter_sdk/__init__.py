@@ -1,0 +1,396 @@
+"""Alter Vault SDK for Python, built on the Rust core.
+
+A drop-in for the official ``alter-sdk`` 0.29.0 package::
+
+    from alter_sdk import Agent, HttpMethod
+
+    async with Agent(api_key=os.environ["AGENT_API_KEY"]) as agent:
+        response = await agent.request(HttpMethod.GET, url, grant_id=grant_id)
+
+Every method is a coroutine that runs on the core's shared runtime; the
+interpreter is free while it runs. ``alter_sdk.testing.LocalVault`` starts
+a local vault in-process for offline tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine as _Coroutine
+
+from . import _alter_sdk
+from ._alter_sdk import (
+    MEMORY_ISOLATION_CODES,
+    RATE_LIMIT_SCOPE_VALUES,
+    Agent,
+    App,
+    content_match_rule,
+    is_valid_key,
+)
+from ._enums import CallerType, HttpMethod, Provider
+from ._errors import (
+    AgentCannotMintSubagentsError,
+    AgentConcurrentUpdateError,
+    AgentDelegationMissingError,
+    AgentError,
+    AgentInactiveError,
+    AgentKeyLimitError,
+    AgentNameExistsError,
+    AgentNotFoundError,
+    AgentRevokedError,
+    AlterSDKError,
+    AlterValueError,
+    AmbiguousGrantError,
+    ApprovalDeniedError,
+    ApprovalError,
+    ApprovalExecutionFailedError,
+    ApprovalExpiredError,
+    ApprovalTimeoutError,
+    BackendError,
+    BlockedDestinationError,
+    CallerAgentMismatchError,
+    CallerAgentResolutionError,
+    ConnectConfigError,
+    ConnectDeniedError,
+    ConnectFlowError,
+    ConnectTimeoutError,
+    CredentialChoice,
+    CredentialIdRequiredError,
+    CredentialRevokedError,
+    EndUserCredentialNotAssignableError,
+    GrantCandidate,
+    GrantDeletedError,
+    GrantExpiredError,
+    GrantNotDelegableError,
+    GrantNotFoundError,
+    GrantRevokedError,
+    IdempotencyKeyAgentInactiveError,
+    IdempotencyKeyAgentRevokedError,
+    IdempotencyKeyBodyMismatchError,
+    InsufficientScopeError,
+    InvalidKeyError,
+    KeyAlreadyRevokedError,
+    KeyAppNotFoundError,
+    KeyExpiredError,
+    KeyInactiveError,
+    KeyNotFoundError,
+    KeyRevokedError,
+    KeyRotationExpiredError,
+    LastActiveKeyError,
+    MemoryIsolationError,
+    MeRequiresAgentKeyError,
+    NetworkError,
+    NoDelegatedGrantError,
+    PolicyViolationError,
+    ProviderAPIError,
+    ProviderUnauthorizedError,
+    QuotaExceededError,
+    RateLimitError,
+    ReAuthRequiredError,
+    RedactDischargeFailedError,
+    RestrictedGrantRequiresProxyError,
+    ScopeReauthRequiredError,
+    ServerFeatureUnsupportedError,
+    SiblingLabelConflictError,
+    StepUpRequiredError,
+    TimeoutError,
+    TokenRefreshInProgressError,
+)
+from ._models import (
+    AgentCreateResult,
+    AgentInfo,
+    AgentKey,
+    AgentKeyList,
+    AgentKeyMintResult,
+    AgentListResult,
+    AgentPrincipal,
+    APICallAuditLog,
+    APIKeyInfo,
+    ApprovalGate,
+    ApprovalGateStatus,
+    ApprovalResult,
+    ApprovalStatus,
+    AuthResult,
+    AuthSession,
+    ConnectDelegation,
+    ConnectFailedGrant,
+    ConnectResult,
+    ConnectSession,
+    CreateGrantResult,
+    DelegationResult,
+    EmitSpansResult,
+    GrantInfo,
+    GrantPolicy,
+    GrantPolicyInput,
+    GroupPrincipal,
+    IdentityAssertion,
+    IdentityContext,
+    IdentityTrace,
+    ManagedSecretConnectSession,
+    ManagedSecretGrantItem,
+    MemoryScope,
+    MintedKey,
+    OAuthGrantItem,
+    OAuthProviderCatalog,
+    OAuthProviderCatalogItem,
+    OAuthProviderScopeInfo,
+    PendingApproval,
+    ProviderSpec,
+    RateLimitSnapshot,
+    ResourceScopes,
+    RetryErrorInfo,
+    RetryInfo,
+    RevokeGrantResult,
+    ScopeCatalog,
+    SpecOperation,
+    SpecOperationDetail,
+    SpecOperationsPage,
+    SystemPrincipal,
+    TokenResponse,
+    UnifiedGrantListResult,
+    UserPrincipal,
+    UserSpan,
+)
+
+# `typing` stays out of the import path (annotations are strings here).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._aliases import (
+        ApprovalStatusValue,
+        ContentMatchEffect,
+        ContentMatchFamily,
+        ContentParamCondition,
+        ContentParamOp,
+        GrantListItem,
+        MemoryIsolationCode,
+        MemoryItem,
+        NamespaceStore,
+        NonGroupPrincipalType,
+        Principal,
+        PrincipalType,
+        ProviderSpecKind,
+        RequestRule,
+        TimeWindow,
+        TimeWindows,
+    )
+
+__version__ = "0.29.0"
+
+# Coroutines returned by every SDK method are native objects; register
+# them so `asyncio.iscoroutine()` (and thus `create_task`) recognises them
+# without relying on duck typing.
+_Coroutine.register(_alter_sdk.CoreCall)
+
+# Names built only when first used (typing constructs: keep import light).
+_LAZY_ALIASES = frozenset(
+    {
+        "ApprovalStatusValue",
+        "ContentMatchEffect",
+        "ContentMatchFamily",
+        "ContentParamCondition",
+        "ContentParamOp",
+        "GrantListItem",
+        "MemoryIsolationCode",
+        "MemoryItem",
+        "NamespaceStore",
+        "NonGroupPrincipalType",
+        "Principal",
+        "PrincipalType",
+        "ProviderSpecKind",
+        "RequestRule",
+        "TimeWindow",
+        "TimeWindows",
+    }
+)
+
+# Official names whose behaviour the core does not provide yet: importing
+# them fails loudly instead of handing out something that would misbehave.
+_UNAVAILABLE = {
+    "ScopedMemoryStore": "the memory partitioning of the official package",
+    "verify_identity_assertion": "offline verification of identity assertions (ES256/JWKS)",
+}
+
+_REMOVED = {
+    "AlterVault": "AlterVault was removed: use App or Agent (or App.get_agent()).",
+    "AlterApp": "AlterApp was removed: use App.",
+    "AlterAgent": "AlterAgent was removed: use Agent (the data class is now AgentInfo).",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_ALIASES:
+        from . import _aliases
+
+        value = getattr(_aliases, name)
+        globals()[name] = value
+        return value
+    if name in _REMOVED:
+        raise ImportError(_REMOVED[name])
+    if name in _UNAVAILABLE:
+        raise ImportError(
+            f"alter_sdk.{name} is not available in this build: {_UNAVAILABLE[name]} "
+            "is not implemented by the Rust core yet."
+        )
+    raise AttributeError(f"module 'alter_sdk' has no attribute {name!r}")
+
+
+__all__ = [
+    # clients
+    "App",
+    "Agent",
+    # models
+    "AgentInfo",
+    "AgentCreateResult",
+    "AgentListResult",
+    "AgentKey",
+    "AgentKeyMintResult",
+    "AgentKeyList",
+    "APIKeyInfo",
+    "MintedKey",
+    "ScopeCatalog",
+    "ResourceScopes",
+    "GrantInfo",
+    "OAuthGrantItem",
+    "ManagedSecretGrantItem",
+    "UnifiedGrantListResult",
+    "RevokeGrantResult",
+    "CreateGrantResult",
+    "DelegationResult",
+    "GrantPolicy",
+    "GrantPolicyInput",
+    "UserPrincipal",
+    "GroupPrincipal",
+    "SystemPrincipal",
+    "AgentPrincipal",
+    "ConnectSession",
+    "ManagedSecretConnectSession",
+    "ConnectResult",
+    "ConnectFailedGrant",
+    "ConnectDelegation",
+    "AuthSession",
+    "AuthResult",
+    "TokenResponse",
+    "RetryInfo",
+    "RetryErrorInfo",
+    "RateLimitSnapshot",
+    "APICallAuditLog",
+    "PendingApproval",
+    "ApprovalStatus",
+    "ApprovalResult",
+    "ApprovalGate",
+    "ApprovalGateStatus",
+    "OAuthProviderCatalog",
+    "OAuthProviderCatalogItem",
+    "OAuthProviderScopeInfo",
+    "ProviderSpec",
+    "SpecOperation",
+    "SpecOperationsPage",
+    "SpecOperationDetail",
+    "IdentityContext",
+    "IdentityAssertion",
+    "IdentityTrace",
+    "MemoryScope",
+    "UserSpan",
+    "EmitSpansResult",
+    # typed dicts
+    "RequestRule",
+    "ContentParamCondition",
+    "TimeWindow",
+    "TimeWindows",
+    # literal aliases
+    "PrincipalType",
+    "NonGroupPrincipalType",
+    "ApprovalStatusValue",
+    "ContentMatchEffect",
+    "ContentMatchFamily",
+    "ContentParamOp",
+    "ProviderSpecKind",
+    "MemoryIsolationCode",
+    # annotated unions
+    "Principal",
+    "GrantListItem",
+    # enums
+    "HttpMethod",
+    "CallerType",
+    "Provider",
+    # exceptions
+    "AlterSDKError",
+    "AlterValueError",
+    "BackendError",
+    "NetworkError",
+    "TimeoutError",
+    "ReAuthRequiredError",
+    "GrantExpiredError",
+    "GrantRevokedError",
+    "CredentialRevokedError",
+    "GrantDeletedError",
+    "GrantNotFoundError",
+    "AgentDelegationMissingError",
+    "AmbiguousGrantError",
+    "NoDelegatedGrantError",
+    "GrantNotDelegableError",
+    "RestrictedGrantRequiresProxyError",
+    "SiblingLabelConflictError",
+    "CredentialIdRequiredError",
+    "EndUserCredentialNotAssignableError",
+    "TokenRefreshInProgressError",
+    "BlockedDestinationError",
+    "ServerFeatureUnsupportedError",
+    "PolicyViolationError",
+    "StepUpRequiredError",
+    "RedactDischargeFailedError",
+    "InsufficientScopeError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "ProviderAPIError",
+    "ScopeReauthRequiredError",
+    "ProviderUnauthorizedError",
+    "ConnectFlowError",
+    "ConnectDeniedError",
+    "ConnectConfigError",
+    "ConnectTimeoutError",
+    "ApprovalError",
+    "ApprovalDeniedError",
+    "ApprovalExpiredError",
+    "ApprovalTimeoutError",
+    "ApprovalExecutionFailedError",
+    "AgentError",
+    "InvalidKeyError",
+    "AgentNotFoundError",
+    "CallerAgentMismatchError",
+    "CallerAgentResolutionError",
+    "AgentNameExistsError",
+    "AgentConcurrentUpdateError",
+    "MeRequiresAgentKeyError",
+    "KeyRevokedError",
+    "KeyExpiredError",
+    "KeyRotationExpiredError",
+    "KeyInactiveError",
+    "KeyAppNotFoundError",
+    "AgentInactiveError",
+    "AgentRevokedError",
+    "IdempotencyKeyBodyMismatchError",
+    "IdempotencyKeyAgentRevokedError",
+    "IdempotencyKeyAgentInactiveError",
+    "AgentCannotMintSubagentsError",
+    "KeyAlreadyRevokedError",
+    "KeyNotFoundError",
+    "LastActiveKeyError",
+    "AgentKeyLimitError",
+    "MemoryIsolationError",
+    # exception records
+    "GrantCandidate",
+    "CredentialChoice",
+    # memory protocols
+    "NamespaceStore",
+    "MemoryItem",
+    # functions
+    "is_valid_key",
+    "content_match_rule",
+    # constants
+    "RATE_LIMIT_SCOPE_VALUES",
+    "MEMORY_ISOLATION_CODES",
+]
+
+# Not in the official __all__, but importable for annotations.
+Response = _alter_sdk.Response
