@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The agent flow of the guide, end to end against the embedded local vault.
+# The guide's agent flow, end to end against the local vault embedded in the
+# Python package: examples/quickstart.py. (The same flow in Rust:
+# cargo run -p alter-examples --bin quickstart.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo run -q -p alter-examples --bin quickstart
+exec bash bindings-python/demo.sh

@@ -31,5 +31,8 @@ bash tests/c/run.sh
 echo "== Node package"
 bash bindings-node/test.sh
 
+echo "== Python package"
+bash bindings-python/test.sh
+
 echo "== benchmark harness (smoke: tiny counts, proves it runs; no timing gates)"
 python3 bench/run.py --smoke --out target/bench-smoke.json
