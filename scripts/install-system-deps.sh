@@ -9,10 +9,9 @@ command -v g++ >/dev/null || need+=(g++)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v node >/dev/null || need+=(nodejs npm)
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
-if [ -x devserver/install-browser.sh ] || [ -f devserver/install-browser.sh ]; then
-  command -v chromium >/dev/null || need+=(chromium)
-  command -v chromedriver >/dev/null || need+=(chromium-driver)
-fi
+# The consent-page tests drive headless Chromium over WebDriver.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

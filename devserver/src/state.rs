@@ -855,3 +855,42 @@ impl Store {
         self.dirty.notified().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn staged_narrowing_applies_when_due() {
+        let narrow = json!({"google": ["email"]}).as_object().unwrap().clone();
+        let mut a = Agent {
+            id: Uuid::new_v4(),
+            name: "a".into(),
+            display_name: None,
+            kind: "agent".into(),
+            status: AgentStatus::Active,
+            scopes: Some(
+                json!({"google": ["email", "openid"]})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+            policy: Map::new(),
+            metadata: Map::new(),
+            rate_limit_per_minute: None,
+            version: 2,
+            created_at: 0,
+            last_used_at: None,
+            keys_minted: 1,
+            scopes_pending: Some(narrow.clone()),
+            scopes_applies_at: Some(100),
+        };
+        assert!(!a.apply_due_scopes(99));
+        assert!(a.apply_due_scopes(100));
+        assert_eq!(a.scopes, Some(narrow));
+        assert!(a.scopes_pending.is_none() && a.scopes_applies_at.is_none());
+        assert_eq!(a.version, 3);
+        assert!(!a.allows_secret("x"));
+    }
+}

@@ -1463,3 +1463,78 @@ fn approve_secret(s: &mut VaultState, idx: usize, d: &Decision, t: i64) -> ApiRe
     row.grants = vec![entry];
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effective_expiry_follows_reading_b() {
+        let now = 1_000_000;
+        let day = 86_400;
+        // requested 200 d, no ceiling → 90 d
+        assert_eq!(
+            delegation_expiry(now, Some(200 * day as u64), None, None),
+            now + 90 * day
+        );
+        // no request, ceiling 365 d → 365 d
+        assert_eq!(
+            delegation_expiry(now, None, None, Some(365)),
+            now + 365 * day
+        );
+        // ceiling 3650 d → the 5-year ceiling
+        assert_eq!(
+            delegation_expiry(now, None, None, Some(3650)),
+            now + FIVE_YEARS
+        );
+        // requested 1 h → 1 h whatever else
+        assert_eq!(
+            delegation_expiry(now, Some(3600), Some(now + day), Some(3650)),
+            now + 3600
+        );
+        // the source grant's expiry caps it
+        assert_eq!(delegation_expiry(now, None, Some(now + 10), None), now + 10);
+        assert_eq!(
+            delegation_expiry(now, Some(u64::MAX), None, None),
+            now + 90 * day
+        );
+    }
+
+    #[test]
+    fn origins_are_bare_and_safe() {
+        assert_eq!(
+            parse_origin("https://app.example/").unwrap(),
+            "https://app.example"
+        );
+        assert!(parse_origin("http://localhost:3000").is_ok());
+        assert!(parse_origin("http://127.0.0.1:8080").is_ok());
+        for bad in [
+            "*",
+            "",
+            "http://app.example",
+            "https://a/b",
+            "https://u@a",
+            "ftp://a",
+            "https://*.a",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn constraints_are_trimmed_and_checked() {
+        assert_eq!(
+            parse_constraint(Some(&json!([" a:b ", "a:b"]))).unwrap(),
+            Some(vec!["a:b".to_string()])
+        );
+        for bad in [
+            json!([]),
+            json!(["*"]),
+            json!(["a b"]),
+            json!([1]),
+            json!("a"),
+        ] {
+            assert!(parse_constraint(Some(&bad)).is_err(), "{bad}");
+        }
+    }
+}
