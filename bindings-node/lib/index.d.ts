@@ -212,6 +212,58 @@ export interface RequestRule {
   ruleBody: Record<string, unknown>;
 }
 
+/** `content_match` effects. */
+export type ContentMatchEffect = "deny" | "redact" | "step_up";
+/** Operation families a `content_match` rule may match. */
+export type ContentMatchFamily = "send" | "read" | "write" | "delete" | "admin" | "payment";
+/** Condition operators. */
+export type ContentParamOp =
+  | "equals"
+  | "any_in"
+  | "not_subset_of"
+  | "gt"
+  | "gte"
+  | "lt"
+  | "lte"
+  | "outside_windows";
+export type Weekday = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
+
+/** One weekly window, `start` to `end` local time (`HH:MM`; `end` may be `24:00`). */
+export interface TimeWindow {
+  days: Weekday[];
+  start: string;
+  end: string;
+}
+
+/** 1 to 20 weekly windows in one IANA time zone (`Europe/Paris`). */
+export interface TimeWindows {
+  windows: TimeWindow[];
+  timezone: string;
+}
+
+/** One parameter condition of a `content_match` rule: `name` `op` `value`. */
+export interface ContentParamCondition {
+  name: string;
+  op: ContentParamOp;
+  /** A number (`gt`...`lte`, `equals`), a string (`equals`), glob patterns (`any_in`, `not_subset_of`) or windows (`outside_windows`). */
+  value: number | string | string[] | TimeWindows;
+}
+
+/** Options of `contentMatchRule()`; `operations` or `families` is required. */
+export interface ContentMatchRuleOptions {
+  /** Operation ids (at most 255 characters each). */
+  operations?: string[];
+  families?: ContentMatchFamily[];
+  /** At most 20 conditions, all of which must hold. */
+  params?: ContentParamCondition[];
+  /** Default `deny`. */
+  effect?: ContentMatchEffect;
+  /** Only with `redact`, and required there: 1 to 50 field names. */
+  redactFields?: string[];
+  /** Only with `step_up`, and required there: 1 to 86400. */
+  maxSessionAgeSeconds?: number;
+}
+
 export interface ConstraintOptions {
   scopes?: string[];
   rule?: RequestRule;
@@ -654,6 +706,37 @@ export interface ConnectSessionOptions extends CallOptions {
   allowUserPolicyRules?: boolean;
 }
 
+/** Options of `createConnectSessionForError()` (the provider, agent and grant come from the error). */
+export interface ConnectForErrorOptions extends CallOptions {
+  allowedOrigin?: string;
+  returnUrl?: string;
+  metadata?: { ipAddress?: string | null; userAgent?: string | null };
+  grantPolicy?: GrantPolicyInput;
+  /** Provider id → scopes, sent verbatim. */
+  requiredScopes?: Record<string, string[]>;
+  userToken?: string;
+}
+
+/** Options of the headless `connect()`; the end user's token comes from `userTokenGetter`. */
+export interface HeadlessConnectOptions extends CallOptions {
+  /** Providers to offer (default: every configured provider). */
+  providers?: string[];
+  /** Seconds to wait for the user (default 300). */
+  timeout?: number;
+  /** Seconds between polls (default 2). */
+  pollInterval?: number;
+  /**
+   * Where the consent URL goes: a callback (awaited before polling starts;
+   * if it throws, the URL is printed instead), `false` to only print it,
+   * or absent / `true` for the system browser.
+   */
+  openBrowser?: boolean | ((url: string) => void | Promise<void>);
+  grantPolicy?: GrantPolicyInput;
+  allowUserPolicyRules?: boolean;
+  /** Skip the picker (exactly one provider). */
+  direct?: boolean;
+}
+
 export interface ConnectSession {
   sessionToken: string;
   connectUrl: string;
@@ -826,6 +909,31 @@ export interface DeriveKeyOptions extends CallOptions {
   rateLimitRpm?: number;
 }
 
+/** One trace span of the caller's own, stored beside the audit log. */
+export interface UserSpan {
+  /** 1 to 255 characters. */
+  traceId: string;
+  /** 1 to 255 characters. */
+  name: string;
+  /** A `Date`, RFC 3339 text or epoch milliseconds. */
+  startTime: Date | string | number;
+  /** 1 to 32 characters; the server assigns one when absent. */
+  spanId?: string;
+  parentSpanId?: string;
+  endTime?: Date | string | number;
+  attributes?: Record<string, string>;
+}
+
+export interface EmitSpansResult {
+  /** Spans stored (duplicates of stored `(traceId, spanId)` pairs are not counted). */
+  accepted: number;
+}
+
+export interface SpansNamespace {
+  /** Stores 1 to 50 spans (needs `spans:emit`). */
+  emit(spans: UserSpan[], options?: CallOptions): Promise<EmitSpansResult>;
+}
+
 export interface KeysNamespace {
   derive(options: DeriveKeyOptions): Promise<MintedKey>;
   rotate(options: { keyId: string; overlapDays?: number } & CallOptions): Promise<MintedKey>;
@@ -897,6 +1005,11 @@ declare abstract class BaseClient {
   listGrants(options?: ListGrantsOptions): Promise<UnifiedGrantListResult>;
   createConnectSession(options?: ConnectSessionOptions): Promise<ConnectSession>;
   pollConnectSession(sessionToken: string, options?: PollOptions): Promise<ConnectResult[]>;
+  /** A Connect session that fixes what a NoDelegatedGrantError, GrantNotFoundError or CredentialRevokedError reports. */
+  createConnectSessionForError(error: AlterSDKError, options?: ConnectForErrorOptions): Promise<ConnectSession>;
+  /** Headless OAuth: mints a session, opens its URL, polls until the user finishes. */
+  connect(options?: HeadlessConnectOptions): Promise<ConnectResult[]>;
+  readonly spans: SpansNamespace;
   readonly keys: KeysNamespace;
   readonly scopes: ScopesNamespace;
   readonly oauthProviders: OAuthProvidersNamespace;
@@ -949,6 +1062,13 @@ export declare class Agent extends BaseClient {
 
 /** Offline check of an API key's grammar and checksum; never throws. */
 export declare function isValidKey(key: string): boolean;
+
+/** A `content_match` rule for `withConstraints({ rule })`, validated locally (AlterValueError). */
+export declare function contentMatchRule(options: ContentMatchRuleOptions): RequestRule;
+/** Any request rule; the body keeps its wire names. */
+export declare function requestRule(ruleType: string, ruleBody: Record<string, unknown>): RequestRule;
+/** Validates weekly windows for an `outside_windows` condition; returns them in wire form. */
+export declare function timeWindows(windows: TimeWindows): TimeWindows;
 
 // ---- errors ----------------------------------------------------------------
 

@@ -168,6 +168,104 @@ function tokenFunction(getter) {
 
 const NATIVE = Symbol('alter.native');
 
+/**
+ * What the core needs to rebuild an SDK error: its nearest SDK class (so a
+ * user subclass still counts), message, details and recovery attributes.
+ * Anything that is not an SDK error goes without a class (the core refuses it).
+ */
+function errorPayload(error) {
+  if (error === null || typeof error !== 'object') return { kind: null };
+  let kind = null;
+  for (let p = Object.getPrototypeOf(error); p; p = Object.getPrototypeOf(p)) {
+    const ctor = p.constructor;
+    if (ctor && errors.classes[ctor.name] === ctor) {
+      kind = ctor.name;
+      break;
+    }
+  }
+  if (kind === null) return { kind: null };
+  const details = error.details && typeof error.details === 'object' && !Array.isArray(error.details) ? error.details : {};
+  const pick = (k) => (typeof error[k] === 'string' || typeof error[k] === 'number' ? error[k] : null);
+  return {
+    kind,
+    message: typeof error.message === 'string' ? error.message : '',
+    details,
+    providerId: pick('providerId'),
+    agentId: pick('agentId'),
+    appUserId: pick('appUserId'),
+    grantId: pick('grantId'),
+  };
+}
+
+/** The `openBrowser` callback as the native side calls it: always a promise of "handled". */
+function openerFunction(open) {
+  return (url) =>
+    Promise.resolve()
+      .then(() => open(url))
+      .then(
+        () => true,
+        () => false,
+      );
+}
+
+/**
+ * Headless Connect: `options.openBrowser` is a callback (the native side
+ * awaits it), `false` (only print the URL) or absent (the system browser).
+ */
+function runConnect(nat, options) {
+  if (options != null && (typeof options !== 'object' || Array.isArray(options))) {
+    return Promise.reject(new E.AlterValueError('connect: options must be an object'));
+  }
+  const { signal, openBrowser, ...rest } = options ?? {};
+  let opener;
+  if (typeof openBrowser === 'function') {
+    opener = openerFunction(openBrowser);
+  } else if (openBrowser === false || openBrowser === true) {
+    rest.openBrowser = openBrowser;
+  } else if (openBrowser != null) {
+    return Promise.reject(new E.AlterValueError('connect: openBrowser must be a function or a boolean'));
+  }
+  if (signal !== undefined && signal !== null && !(signal instanceof AbortSignal)) {
+    return Promise.reject(new E.AlterValueError('connect: signal must be an AbortSignal'));
+  }
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  let args;
+  try {
+    args = JSON.stringify([rest]);
+  } catch {
+    return Promise.reject(new E.AlterValueError('connect: options are not JSON-serialisable'));
+  }
+  const token = signal ? new native.CancelToken() : undefined;
+  const scope = ambient.getStore();
+  const settled = nat.connect(args, opener, token, scope ? JSON.stringify(scope) : undefined).then(
+    (v) => {
+      (v ?? []).forEach((r) => record(r, 'ConnectResult'));
+      return v;
+    },
+    (e) => {
+      throw rebuild(e);
+    },
+  );
+  if (!signal) return settled;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      token.cancel();
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    settled.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
 class BaseClient {
   /** @internal */
   constructor(kind, options, existing) {
@@ -262,6 +360,29 @@ class BaseClient {
     return invoke(this[NATIVE], 'createConnectSession', [], options, as('ConnectSession'));
   }
 
+  /**
+   * A Connect session that fixes what an SDK error reports: a missing
+   * delegation (NoDelegatedGrantError), a missing grant (GrantNotFoundError)
+   * or a revoked credential (CredentialRevokedError, repaired in place).
+   */
+  createConnectSessionForError(error, options) {
+    return invoke(
+      this[NATIVE],
+      'createConnectSessionForError',
+      [errorPayload(error)],
+      options,
+      as('ConnectSession'),
+    );
+  }
+
+  /**
+   * Headless OAuth: mints a Connect session, hands its URL to `openBrowser`
+   * (default: the system browser), then polls until the flow ends.
+   */
+  connect(options) {
+    return runConnect(this[NATIVE], options);
+  }
+
   /** Mints a managed-secret Connect session (user → agent delegation). */
   createManagedSecretConnectSession(options) {
     return invoke(this[NATIVE], 'createManagedSecretConnectSession', [], options, as('ManagedSecretConnectSession'));
@@ -292,6 +413,14 @@ class BaseClient {
       derive: (o) => invoke(nat, 'keys.derive', [], o, as('MintedKey')),
       rotate: (o) => invoke(nat, 'keys.rotate', [], o, as('MintedKey')),
       revoke: (o) => invoke(nat, 'keys.revoke', [], o, as('APIKeyInfo')),
+    });
+  }
+
+  /** The caller's own trace spans (`spans.emit([...])`). */
+  get spans() {
+    const nat = this[NATIVE];
+    return namespace('SpansNamespace', {
+      emit: (spans, o) => invoke(nat, 'spans.emit', [spans], o, as('EmitSpansResult')),
     });
   }
 
@@ -507,6 +636,30 @@ class Agent extends BaseClient {
   }
 }
 
+function jsonArg(op, v) {
+  try {
+    return JSON.stringify(v ?? {});
+  } catch {
+    throw new E.AlterValueError(`${op}: arguments are not JSON-serialisable`);
+  }
+}
+
+/** A validated `content_match` rule for `withConstraints({ rule })`. */
+function contentMatchRule(options) {
+  return sync(() => native.contentMatchRule(jsonArg('contentMatchRule', options)));
+}
+
+/** Any request rule: `{ ruleType, ruleBody }` (the body keeps its wire names). */
+function requestRule(ruleType, ruleBody) {
+  if (typeof ruleType !== 'string') throw new E.AlterValueError('requestRule: ruleType must be a string');
+  return sync(() => native.requestRule(ruleType, jsonArg('requestRule', ruleBody)));
+}
+
+/** Validated weekly windows, the value of an `outside_windows` condition. */
+function timeWindows(windows) {
+  return sync(() => native.timeWindows(jsonArg('timeWindows', windows)));
+}
+
 /** Offline check of an API key's grammar and checksum; never throws. */
 function isValidKey(key) {
   return typeof key === 'string' && native.isValidKey(key);
@@ -524,6 +677,9 @@ module.exports = {
   isPendingApproval: results.isPendingApproval,
   isApprovalResult: results.isApprovalResult,
   isValidKey,
+  contentMatchRule,
+  requestRule,
+  timeWindows,
   VERSION,
   ...E,
 };

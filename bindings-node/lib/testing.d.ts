@@ -35,6 +35,14 @@ export declare class VaultAdmin {
   clearFaults(): Promise<unknown>;
   updateKey(body: Record<string, unknown>): Promise<unknown>;
   updateAgent(agentId: string, body: Record<string, unknown>): Promise<unknown>;
+  /** A Connect session as stored, with its poll answer under `poll`. */
+  connectSession(sessionToken: string): Promise<Record<string, any>>;
+  /** Acts as the end user on a Connect session's consent page; resolves with the poll answer. */
+  completeConnect(
+    sessionToken: string,
+    action?: "approve" | "deny" | "decline" | "fail" | "expire",
+    fields?: Record<string, unknown>,
+  ): Promise<Record<string, any>>;
 }
 
 /** The embedded local vault: a real HTTP server on loopback, in-process. */

@@ -98,6 +98,21 @@ class VaultAdmin {
     return this.#call('updateAgent', agentId, body);
   }
 
+  /** A Connect session as stored (what its consent page shows), with its poll answer under `poll`. */
+  connectSession(sessionToken) {
+    return this.#call('connectSession', sessionToken);
+  }
+
+  /**
+   * Acts as the end user on a Connect session's consent page: `action` is
+   * `approve` (default), `deny`, `decline` (with `providerId`), `fail` or
+   * `expire`; `fields` are the page's choices (`providers`, `account`,
+   * `ttlSeconds`, `shareOnward`, `secret`, ...). Resolves with the poll answer.
+   */
+  completeConnect(sessionToken, action = 'approve', fields = {}) {
+    return this.#call('completeConnect', sessionToken, { ...fields, action });
+  }
+
   [inspect.custom]() {
     return 'VaultAdmin {}';
   }

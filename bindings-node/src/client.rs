@@ -46,6 +46,47 @@ impl Principal {
 
 type TokenFn = ThreadsafeFunction<(), Promise<String>, (), Status, false, true>;
 type WarnFn = ThreadsafeFunction<String, (), String, Status, false, true>;
+type OpenFn = ThreadsafeFunction<String, Promise<bool>, String, Status, false, true>;
+
+/// The `openBrowser` callback of `connect()`. The core calls `open` from
+/// one of its runtime's workers; it waits there (outside the async
+/// scheduler) for the callback's promise, so the URL is handled before
+/// polling starts. A failed or absent answer is `false` (the core then
+/// prints the URL).
+struct JsOpener {
+    tsfn: Arc<OpenFn>,
+    /// The call's `AbortSignal`: stops waiting for a callback that never
+    /// settles (the call is being dropped, so nothing is printed).
+    cancel: Option<tokio_util::sync::CancellationToken>,
+}
+
+impl alter_core::BrowserOpener for JsOpener {
+    fn open(&self, url: &str) -> bool {
+        let tsfn = self.tsfn.clone();
+        let url = url.to_string();
+        let wait = async move {
+            match tsfn.call_async_catch(url).await {
+                Ok(answer) => answer.await.unwrap_or(false),
+                Err(_) => false,
+            }
+        };
+        let cancel = self.cancel.clone();
+        let guarded = async move {
+            match cancel {
+                Some(token) => tokio::select! {
+                    biased;
+                    _ = token.cancelled() => true,
+                    opened = wait => opened,
+                },
+                None => wait.await,
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => tokio::task::block_in_place(|| handle.block_on(guarded)),
+            Err(_) => false,
+        }
+    }
+}
 
 /// A client of the core (`App` or `Agent`).
 #[napi]
@@ -300,6 +341,53 @@ impl NativeClient {
                 }
                 None => dispatch(p, &op, args, body).await,
             }
+        })
+    }
+
+    /// Headless OAuth (`connect()`): mints a session, hands its consent URL
+    /// to `opener` (else the system browser) and polls to the end.
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub fn connect<'env>(
+        &self,
+        env: &'env Env,
+        args: String,
+        opener: Option<Function<String, Promise<bool>>>,
+        cancel: Option<&CancelToken>,
+        ambient: Option<String>,
+    ) -> Result<Object<'env>> {
+        let opener = match opener {
+            Some(f) => Some(Arc::new(
+                f.build_threadsafe_function()
+                    .weak::<true>()
+                    .callee_handled::<false>()
+                    .build()?,
+            )),
+            None => None,
+        };
+        let p = self.p.clone();
+        let token = cancel.map(|c| c.token());
+        let opener_cancel = token.clone();
+        promise::spawn(env, token, async move {
+            let v = parse_json(&args, "arguments")?;
+            let opts = crate::more::headless_options(Args::new("connect", v).value(0))?;
+            let client = p.client().clone();
+            let run = async move {
+                match opener {
+                    Some(tsfn) => {
+                        let opener = JsOpener {
+                            tsfn,
+                            cancel: opener_cancel,
+                        };
+                        client.connect(&opts, &opener).await
+                    }
+                    None => client.connect(&opts, &alter_core::SystemBrowser).await,
+                }
+            };
+            let results = match ambient.as_deref().map(parse_context).transpose()? {
+                Some(ctx) => alter_core::context::with_ambient(ctx, run).await?,
+                None => run.await?,
+            };
+            Ok(Out::Json(model(&results)))
         })
     }
 

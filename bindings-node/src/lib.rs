@@ -12,6 +12,7 @@ mod convert;
 mod errors;
 mod more;
 mod promise;
+pub mod rules;
 mod testing;
 
 use napi_derive::napi;

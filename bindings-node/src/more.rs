@@ -8,12 +8,15 @@ use crate::errors::Failure;
 use crate::promise::Out;
 use alter_core::apikeys::DeriveKey;
 use alter_core::connect::{
-    ConnectSessionOptions, ManagedSecretConnectOptions, ManagedSecretConnectTarget,
+    ConnectForErrorOptions, ConnectSessionOptions, HeadlessConnectOptions,
+    ManagedSecretConnectOptions, ManagedSecretConnectTarget,
 };
+use alter_core::error::Details;
 use alter_core::grants::{
     AgentPrincipal, DelegateOptions, GrantPolicyInput, GrantPrincipal, ListGrants, MintGrantPolicy,
 };
 use alter_core::Error;
+use alter_core::UserSpan;
 use serde_json::{Map, Value};
 
 type CoreResult<T> = std::result::Result<T, Error>;
@@ -272,6 +275,35 @@ pub(crate) async fn dispatch(
             };
             json(model(&r))
         }
+        "createConnectSessionForError" => {
+            let a = Args::new("createConnectSessionForError", args);
+            let error = error_from_js(a.value(0))?;
+            let mut o = a.opts(1)?;
+            let c = ConnectForErrorOptions {
+                allowed_origin: o.str("allowedOrigin")?,
+                return_url: o.str("returnUrl")?,
+                metadata: snake_object(&mut o, "metadata")?,
+                grant_policy: grant_policy(&mut o)?,
+                required_scopes: o.object("requiredScopes")?,
+                user_token: o.str("userToken")?,
+            };
+            o.finish()?;
+            json(model(
+                &client.create_connect_session_for_error(&error, &c).await?,
+            ))
+        }
+        "spans.emit" => {
+            let a = Args::new("spans.emit", args);
+            let spans = match a.value(0) {
+                Some(Value::Array(items)) => items
+                    .into_iter()
+                    .map(user_span)
+                    .collect::<CoreResult<Vec<_>>>()?,
+                _ => return Err(Error::value("spans.emit: spans must be an array").into()),
+            };
+            a.opts(1)?.finish()?;
+            json(model(&client.spans().emit(&spans).await?))
+        }
         "pollConnectSession" => {
             let a = Args::new("pollConnectSession", args);
             let token = a.str(0, "sessionToken")?;
@@ -465,4 +497,133 @@ pub(crate) async fn dispatch(
         }
         _ => Err(Error::sdk(format!("{op} is not an operation of this SDK")).into()),
     }
+}
+
+/// The core error a JavaScript SDK error stands for, rebuilt from what the
+/// JavaScript layer sends: `{kind, message, details, providerId, agentId,
+/// appUserId, grantId}` (`kind`: the nearest SDK class of the error).
+fn error_from_js(v: Option<Value>) -> CoreResult<Error> {
+    let mut o = Opts::new("createConnectSessionForError", v)?;
+    let kind = o.str("kind")?.ok_or_else(|| {
+        Error::value("createConnectSessionForError takes an SDK error (an AlterSDKError)")
+    })?;
+    let message = o.str("message")?.unwrap_or_default();
+    let details: Details = o.object("details")?.unwrap_or_default();
+    let text = |o: &mut Opts, key: &str| -> Option<String> {
+        match o.take(key) {
+            Some(Value::String(s)) => Some(s),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        }
+    };
+    let provider = text(&mut o, "providerId");
+    let agent = text(&mut o, "agentId");
+    let app_user = text(&mut o, "appUserId");
+    let grant = o.take("grantId");
+    let mut err = Error::from_kind(&kind, message, details).ok_or_else(|| {
+        Error::value(format!(
+            "createConnectSessionForError: unknown error class {kind}"
+        ))
+    })?;
+    match &mut err {
+        Error::NoDelegatedGrant {
+            provider_id,
+            agent_id,
+            app_user_id,
+            ..
+        }
+        | Error::GrantNotFound {
+            provider_id,
+            agent_id,
+            app_user_id,
+            ..
+        }
+        | Error::AgentDelegationMissing {
+            provider_id,
+            agent_id,
+            app_user_id,
+            ..
+        } => {
+            *provider_id = provider;
+            *agent_id = agent;
+            *app_user_id = app_user;
+        }
+        Error::CredentialRevoked {
+            grant_id,
+            provider_id,
+            app_user_id,
+            ..
+        } => {
+            *grant_id = grant;
+            *provider_id = provider;
+            *app_user_id = app_user;
+        }
+        _ => {}
+    }
+    Ok(err)
+}
+
+/// A span time: RFC 3339 text (what `JSON.stringify` makes of a `Date`) or
+/// epoch milliseconds.
+fn span_time(v: Value, key: &str) -> CoreResult<time::OffsetDateTime> {
+    let bad = || {
+        Error::value(format!(
+            "span {key} must be a Date, an RFC 3339 string or epoch milliseconds"
+        ))
+    };
+    match v {
+        Value::String(s) => {
+            time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| bad())
+        }
+        Value::Number(n) => {
+            let ms = n.as_f64().filter(|f| f.is_finite()).ok_or_else(bad)?;
+            time::OffsetDateTime::from_unix_timestamp_nanos((ms * 1_000_000.0).round() as i128)
+                .map_err(|_| bad())
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// `{traceId, name, startTime, spanId?, parentSpanId?, endTime?, attributes?}`.
+fn user_span(v: Value) -> CoreResult<UserSpan> {
+    let mut o = Opts::new("spans.emit", Some(v))?;
+    let trace_id = o
+        .str("traceId")?
+        .ok_or_else(|| Error::value("span traceId is required"))?;
+    let name = o
+        .str("name")?
+        .ok_or_else(|| Error::value("span name is required"))?;
+    let start = o
+        .take("startTime")
+        .ok_or_else(|| Error::value("span startTime is required"))?;
+    let mut span = UserSpan::new(&trace_id, &name, span_time(start, "startTime")?);
+    span.span_id = o.str("spanId")?;
+    span.parent_span_id = o.str("parentSpanId")?;
+    span.end_time = o
+        .take("endTime")
+        .map(|t| span_time(t, "endTime"))
+        .transpose()?;
+    span.attributes = o.string_pairs("attributes")?.unwrap_or_default();
+    o.finish()?;
+    Ok(span)
+}
+
+/// Options of the headless `connect()` (the opener is passed apart).
+pub(crate) fn headless_options(v: Option<Value>) -> CoreResult<HeadlessConnectOptions> {
+    let mut o = Opts::new("connect", v)?;
+    let d = HeadlessConnectOptions::default();
+    let h = HeadlessConnectOptions {
+        providers: o.str_list("providers")?,
+        timeout: o.f64("timeout")?.unwrap_or(d.timeout),
+        poll_interval: o.f64("pollInterval")?.unwrap_or(d.poll_interval),
+        open_browser: o.bool("openBrowser")?.unwrap_or(d.open_browser),
+        grant_policy: grant_policy(&mut o)?,
+        allow_user_policy_rules: o
+            .bool("allowUserPolicyRules")?
+            .unwrap_or(d.allow_user_policy_rules),
+        direct: o.bool("direct")?.unwrap_or(d.direct),
+    };
+    o.finish()?;
+    Ok(h)
 }

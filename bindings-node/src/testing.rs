@@ -186,6 +186,14 @@ async fn admin_call(admin: &Admin, op: &str, a: Args) -> std::result::Result<Val
             .update_agent(&s(0, "agentId")?, body_arg(&a, 1))
             .await
             .map_err(admin_failure)?,
+        "connectSession" => admin
+            .connect_session(&s(0, "sessionToken")?)
+            .await
+            .map_err(admin_failure)?,
+        "completeConnect" => admin
+            .drive_connect(&s(0, "sessionToken")?, body_arg(&a, 1))
+            .await
+            .map_err(admin_failure)?,
         other => return Err(Failure::Other(format!("unknown operator call {other}"))),
     };
     Ok(v)
