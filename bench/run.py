@@ -83,7 +83,10 @@ def ensure_node(release: bool) -> Path | None:
         return None
     if release:
         run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=pkg)
-        run(["npx", "napi", "build", "--platform", "--release"], cwd=pkg)
+        # Through cargo-host.sh the build shares target/release with the
+        # other release builds instead of a per-target directory.
+        run(["npx", "napi", "build", "--platform", "--release"], cwd=pkg,
+            env=dict(os.environ, CARGO=str(pkg / "scripts" / "cargo-host.sh")))
     return pkg if any(pkg.glob("*.node")) else None
 
 

@@ -49,17 +49,56 @@ impl Drop for Inflight {
 }
 
 /// Set by an `atexit` hook: once the interpreter is shutting down, runtime
-/// threads no longer attach to it (a thread attaching during finalisation
-/// may be torn down under our feet).
+/// threads no longer attach to it. CPython ends any thread that tries to take
+/// the GIL during finalisation with `pthread_exit`, which would unwind through
+/// Rust frames and abort the process.
 static SHUTTING_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Runtime threads currently attached (or about to attach) to the
+/// interpreter, and a condition the `atexit` hook waits on until it is zero.
+static ATTACHED: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+static DETACHED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// The `atexit` hook: refuse new attachments, then wait (with the GIL
+/// released, so they can finish) for threads already inside Python — e.g. one
+/// in `loop.call_soon_threadsafe`, which drops the GIL while it writes to
+/// the loop's wake-up socket — to leave before finalisation starts.
 #[pyfunction]
-pub fn _shutdown() {
+pub fn _shutdown(py: Python<'_>) {
     SHUTTING_DOWN.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let mut n = ATTACHED.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: a thread stuck in user code must not hang the exit.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while *n > 0 {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            n = DETACHED
+                .wait_timeout(n, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    });
 }
 
 /// Runs `f` attached to the interpreter, unless it is gone or going.
 pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    // Count ourselves in before looking at the flag: either the hook sees
+    // us and waits, or we see its flag and stay out.
+    *ATTACHED.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            let mut n = ATTACHED.lock().unwrap_or_else(|p| p.into_inner());
+            *n -= 1;
+            if *n == 0 {
+                DETACHED.notify_all();
+            }
+        }
+    }
+    let _leave = Leave;
     if SHUTTING_DOWN.load(Ordering::SeqCst) {
         return None;
     }
