@@ -215,14 +215,14 @@ test("spans.emit stores spans; local validation is an AlterValueError", async ()
 
 test("contentMatchRule builds the wire rule; withConstraints accepts it", async () => {
   const rule = contentMatchRule({
-    operations: ["gmail.users.messages.send"],
-    params: [{ name: "recipients", op: "not_subset_of", value: ["*@acme.com"] }],
+    operations: ["calendar.events.insert"],
+    params: [{ name: "attendees", op: "not_subset_of", value: ["*@example.org"] }],
   });
   assert.deepEqual(rule, {
     ruleType: "content_match",
     ruleBody: {
-      match: { operations: ["gmail.users.messages.send"] },
-      params: [{ name: "recipients", op: "not_subset_of", value: ["*@acme.com"] }],
+      match: { operations: ["calendar.events.insert"] },
+      params: [{ name: "attendees", op: "not_subset_of", value: ["*@example.org"] }],
       effect: "deny",
     },
   });

@@ -158,7 +158,7 @@ impl Pools {
 
 impl Shared {
     /// The pools of this process (rebuilt after a fork).
-    fn pools(&self) -> (reqwest::Client, reqwest::Client) {
+    fn pools<T>(&self, pick: impl FnOnce(&Pools) -> T) -> T {
         let mut p = self.pools.lock().unwrap();
         if p.pid != std::process::id() {
             if let Ok(fresh) = Pools::build(&self.api_key_header, &self.user_agent, self.timeout) {
@@ -167,21 +167,20 @@ impl Shared {
                 std::mem::forget(stale);
             }
         }
-        (p.backend.clone(), p.provider.clone())
+        pick(&p)
     }
 
     pub fn backend(&self) -> reqwest::Client {
-        self.pools().0
+        self.pools(|p| p.backend.clone())
     }
 
     pub fn provider(&self) -> reqwest::Client {
-        self.pools().1
+        self.pools(|p| p.provider.clone())
     }
 
     /// The background tasks of this process (see [`Pools`]).
     pub fn tasks(&self) -> TaskTracker {
-        self.pools();
-        self.pools.lock().unwrap().tasks.clone()
+        self.pools(|p| p.tasks.clone())
     }
 
     pub fn is_closed(&self) -> bool {

@@ -238,13 +238,17 @@ impl Client {
         let elapsed = started.elapsed();
         let latency_ms = elapsed.as_millis() as u64;
 
-        let mut error_details = Details::new();
-        error_details.insert(
-            "grant_id".into(),
-            o.grant_id.clone().map_or(Value::Null, Value::String),
-        );
-        error_details.insert("method".into(), method.as_str().into());
-        error_details.insert("url".into(), expanded.as_str().into());
+        // Built only on the error paths: the successful call needs none of it.
+        let error_details = || {
+            let mut d = Details::new();
+            d.insert(
+                "grant_id".into(),
+                o.grant_id.clone().map_or(Value::Null, Value::String),
+            );
+            d.insert("method".into(), method.as_str().into());
+            d.insert("url".into(), expanded.as_str().into());
+            d
+        };
 
         let (status, headers, resp_body) = match sent {
             Ok(parts) => parts,
@@ -269,9 +273,9 @@ impl Client {
                 );
                 self.spawn_audit(row, ctx_header.clone());
                 return Err(if timed_out {
-                    Error::timeout("Provider API request timed out", error_details)
+                    Error::timeout("Provider API request timed out", error_details())
                 } else {
-                    Error::network("Failed to call provider API", error_details)
+                    Error::network("Failed to call provider API", error_details())
                 });
             }
         };
@@ -298,7 +302,7 @@ impl Client {
                 &token,
                 &method,
                 &expanded,
-                error_details,
+                error_details(),
             ));
         }
         Ok(Response {

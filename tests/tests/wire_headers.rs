@@ -31,7 +31,6 @@ async fn start(rec: Shared) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
-    let provider_base = base.clone();
     let r1 = rec.clone();
     let r2 = rec.clone();
     let app = Router::new()
@@ -74,7 +73,6 @@ async fn start(rec: Shared) -> String {
         )
         .route("/provider", any(|| async { "ok" }));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let _ = provider_base;
     base
 }
 
