@@ -20,7 +20,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -29,6 +28,7 @@ BENCH = ROOT / "bench"
 OUT = BENCH / "out"
 OFFICIAL_VENV = BENCH / ".venv-official"
 OURS_VENV = BENCH / ".venv-ours"
+LEAN_VENV = BENCH / ".venv-ours-lean"
 
 
 def log(msg: str) -> None:
@@ -55,25 +55,55 @@ def ensure_venv(venv: Path, packages: list[str]) -> Path:
 
 def ensure_official() -> Path:
     py = venv_python(OFFICIAL_VENV)
-    probe = [str(py), "-c", "import importlib.metadata as m; assert m.version('alter-sdk') == '0.29.0'"]
-    if py.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+    probe = [
+        str(py),
+        "-c",
+        "import importlib.metadata as m; assert m.version('alter-sdk') == '0.29.0'",
+    ]
+    if py.exists() and subprocess.run(probe, capture_output=True, check=False).returncode == 0:
         return py
     log("installing the official alter-sdk 0.29.0 into its own virtualenv")
     return ensure_venv(OFFICIAL_VENV, ["alter-sdk==0.29.0"])
 
 
-def ensure_ours(release: bool) -> Path | None:
+def ensure_ours(release: bool, lean: bool = False) -> Path | None:
     """Our Python package: in smoke mode the test suite's virtualenv, in a
-    full run a release wheel in a virtualenv of its own."""
+    full run a release wheel in a virtualenv of its own. `lean` builds it
+    without the embedded local vault (`--no-default-features`)."""
     if not release:
         py = ROOT / "bindings-python" / ".venv" / "bin" / "python"
-        return py if py.exists() else None
-    py = ensure_venv(OURS_VENV, ["maturin>=1.7,<2"])
-    wheels = OUT / "wheels"
-    run([str(py), "-m", "maturin", "build", "--release", "-q", "-m",
-         str(ROOT / "bindings-python" / "Cargo.toml"), "-o", str(wheels)])
-    wheel = sorted(wheels.glob("alter_sdk-*.whl"), key=lambda p: p.stat().st_mtime)[-1]
-    run([str(py), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(wheel)])
+        return py if py.exists() and not lean else None
+    py = ensure_venv(LEAN_VENV if lean else OURS_VENV, ["maturin>=1.7,<2"])
+    wheels = OUT / ("wheels-lean" if lean else "wheels")
+    extra = ["--no-default-features"] if lean else []
+    run(
+        [
+            str(py),
+            "-m",
+            "maturin",
+            "build",
+            "--release",
+            "-q",
+            *extra,
+            "-m",
+            str(ROOT / "bindings-python" / "Cargo.toml"),
+            "-o",
+            str(wheels),
+        ]
+    )
+    wheel = max(wheels.glob("alter_sdk-*.whl"), key=lambda p: p.stat().st_mtime)
+    run(
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--force-reinstall",
+            "--no-deps",
+            str(wheel),
+        ]
+    )
     return py
 
 
@@ -85,8 +115,11 @@ def ensure_node(release: bool) -> Path | None:
         run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=pkg)
         # Through cargo-host.sh the build shares target/release with the
         # other release builds instead of a per-target directory.
-        run(["npx", "napi", "build", "--platform", "--release"], cwd=pkg,
-            env=dict(os.environ, CARGO=str(pkg / "scripts" / "cargo-host.sh")))
+        run(
+            ["npx", "napi", "build", "--platform", "--release"],
+            cwd=pkg,
+            env=dict(os.environ, CARGO=str(pkg / "scripts" / "cargo-host.sh")),
+        )
     return pkg if any(pkg.glob("*.node")) else None
 
 
@@ -110,7 +143,10 @@ class Vault:
         req = urllib.request.Request(
             self.info["base_url"] + path,
             data=json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self.info['admin_token']}", "Content-Type": "application/json"},
+            headers={
+                "Authorization": f"Bearer {self.info['admin_token']}",
+                "Content-Type": "application/json",
+            },
         )
         with urllib.request.urlopen(req) as r:
             return json.loads(r.read() or b"{}")
@@ -126,8 +162,10 @@ def measure_import(py: Path, repeats: int) -> dict:
         "d=time.perf_counter()-t;"
         "print(json.dumps({'import_ms':d*1000,'peak_rss_kib':resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))"
     )
-    samples = [json.loads(subprocess.run([str(py), "-c", code], check=True, capture_output=True, text=True).stdout)
-               for _ in range(repeats)]
+    samples = [
+        json.loads(subprocess.run([str(py), "-c", code], check=True, capture_output=True, text=True).stdout)
+        for _ in range(repeats)
+    ]
     return {
         "import_ms": statistics.median(s["import_ms"] for s in samples),
         "peak_rss_kib": statistics.median(s["peak_rss_kib"] for s in samples),
@@ -154,6 +192,7 @@ def main() -> int:
     dev_bin, bench_bin = rust_bins(release)
     official = ensure_official()
     ours = ensure_ours(release)
+    lean = ensure_ours(release, lean=True)
     node = ensure_node(release)
 
     vault = Vault(dev_bin)
@@ -161,7 +200,10 @@ def main() -> int:
         base = vault.info["base_url"]
         key = vault.info["app_api_key"]
         ms = vault.dev("/_dev/managed-secrets", {"slug": "bench", "credential": "bench-credential"})
-        grant = vault.dev(f"/_dev/managed-secrets/{ms['managed_secret_id']}/grants", {"label": "bench"})["grant_id"]
+        grant = vault.dev(
+            f"/_dev/managed-secrets/{ms['managed_secret_id']}/grants",
+            {"label": "bench"},
+        )["grant_id"]
         url = f"{base}/_provider/echo/bench"
         env = dict(os.environ, ALTER_BASE_URL=base, PYTHONWARNINGS="ignore")
 
@@ -169,20 +211,63 @@ def main() -> int:
 
         def py(pyexe: Path):
             return lambda mode, calls, conc, warm: one_json(
-                [str(pyexe), str(BENCH / "contenders" / "py_client.py"), mode, key, grant, url, str(calls), str(conc), str(warm)], env)
+                [
+                    str(pyexe),
+                    str(BENCH / "contenders" / "py_client.py"),
+                    mode,
+                    key,
+                    grant,
+                    url,
+                    str(calls),
+                    str(conc),
+                    str(warm),
+                ],
+                env,
+            )
 
         def rust(mode: str):
             return lambda _m, calls, conc, warm: one_json(
-                [str(bench_bin), mode, "--base-url", base, "--api-key", key, "--grant-id", grant, "--url", url,
-                 "--calls", str(calls), "--concurrency", str(conc), "--warmup", str(warm)], env)
+                [
+                    str(bench_bin),
+                    mode,
+                    "--base-url",
+                    base,
+                    "--api-key",
+                    key,
+                    "--grant-id",
+                    grant,
+                    "--url",
+                    url,
+                    "--calls",
+                    str(calls),
+                    "--concurrency",
+                    str(conc),
+                    "--warmup",
+                    str(warm),
+                ],
+                env,
+            )
 
         contenders["official-python"] = py(official)
         if ours:
             contenders["ours-python"] = py(ours)
+        if lean:
+            contenders["ours-python-lean"] = py(lean)
         if node:
             contenders["ours-node"] = lambda _m, calls, conc, warm: one_json(
-                ["node", str(BENCH / "contenders" / "node_client.mjs"), str(node), key, grant, url,
-                 str(calls), str(conc), str(warm)], env)
+                [
+                    "node",
+                    str(BENCH / "contenders" / "node_client.mjs"),
+                    str(node),
+                    key,
+                    grant,
+                    url,
+                    str(calls),
+                    str(conc),
+                    str(warm),
+                ],
+                env,
+            )
         contenders["ours-rust-core"] = rust("core")
         contenders["floor"] = rust("floor")
 
@@ -191,13 +276,17 @@ def main() -> int:
         imports: dict[str, list[dict]] = {}
         for r in range(rounds):
             log(f"round {r + 1}/{rounds}")
-            for name, pyexe in (("official-python", official), ("ours-python", ours)):
+            for name, pyexe in (
+                ("official-python", official),
+                ("ours-python", ours),
+                ("ours-python-lean", lean),
+            ):
                 if pyexe:
                     imports.setdefault(name, []).append(measure_import(pyexe, 3 if args.smoke else 9))
             for mode, conc in workloads:
                 calls = max(base_calls, conc * 4) if not args.smoke else max(base_calls, conc)
                 for name, fn in contenders.items():
-                    if mode == "proxy" and not name.endswith("python"):
+                    if mode == "proxy" and "python" not in name:
                         continue
                     res = fn(mode, calls, conc, max(4, min(100, calls // 10)))
                     results.setdefault(f"{mode}@{conc}", {}).setdefault(name, []).append(res)
@@ -208,15 +297,32 @@ def main() -> int:
         return statistics.median(r[k] for r in rows)
 
     summary = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
         "mode": "smoke" if args.smoke else "full",
         "rounds": rounds,
-        "import": {n: {k: statistics.median(s[k] for s in v) for k in ("import_ms", "peak_rss_kib")} for n, v in imports.items()},
+        "import": {
+            n: {k: statistics.median(s[k] for s in v) for k in ("import_ms", "peak_rss_kib")}
+            for n, v in imports.items()
+        },
         "workloads": {},
     }
     for wl, by in results.items():
         summary["workloads"][wl] = {
-            n: {k: med(rows, k) for k in ("throughput", "p50_ms", "p99_ms", "cpu_s_per_call", "peak_rss_kib")} | {"calls": rows[0]["calls"]}
+            n: {
+                k: med(rows, k)
+                for k in (
+                    "throughput",
+                    "p50_ms",
+                    "p99_ms",
+                    "cpu_s_per_call",
+                    "peak_rss_kib",
+                )
+            }
+            | {"calls": rows[0]["calls"]}
             for n, rows in by.items()
         }
     Path(args.out).write_text(json.dumps(summary, indent=2))
@@ -230,24 +336,35 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x"
 
 
+def row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
 def print_table(s: dict) -> None:
-    print(f"\nmachine: {s['machine']['platform']}, {s['machine']['cpus']} CPUs; mode {s['mode']}, {s['rounds']} round(s), medians")
+    m = s["machine"]
+    print(f"\nmachine: {m['platform']}, {m['cpus']} CPUs; mode {s['mode']}, {s['rounds']} round(s), medians")
     imp = s["import"]
     off = imp.get("official-python", {})
-    print("\n| import alter_sdk | time ms | RSS KiB | time vs official | RSS vs official |")
-    print("|---|---|---|---|---|")
+    print("\n" + row(["import alter_sdk", "time ms", "RSS KiB", "time vs official", "RSS vs official"]))
+    print(row(["---"] * 5))
     for n, v in imp.items():
-        print(f"| {n} | {v['import_ms']:.1f} | {v['peak_rss_kib']:.0f} | {ratio(v['import_ms'], off.get('import_ms'))} | {ratio(v['peak_rss_kib'], off.get('peak_rss_kib'))} |")
+        t, r = v["import_ms"], v["peak_rss_kib"]
+        print(row([n, f"{t:.1f}", f"{r:.0f}", ratio(t, off.get("import_ms")), ratio(r, off.get("peak_rss_kib"))]))
+    heads = ["req/s", "p50 ms", "p99 ms", "CPU ms/call", "peak RSS KiB", "req/s vs official", "p50 vs official"]
+    heads += ["CPU vs official", "RSS vs official", "req/s vs floor"]
     for wl, by in s["workloads"].items():
         off = by.get("official-python", {})
         floor = by.get("floor", {})
-        print(f"\n| {wl} ({next(iter(by.values()))['calls']} calls) | req/s | p50 ms | p99 ms | CPU ms/call | peak RSS KiB | req/s vs official | p50 vs official | CPU vs official | RSS vs official | req/s vs floor |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        calls = next(iter(by.values()))["calls"]
+        print("\n" + row([f"{wl} ({calls} calls)", *heads]))
+        print(row(["---"] * (len(heads) + 1)))
         for n, v in by.items():
-            print(f"| {n} | {v['throughput']:.0f} | {v['p50_ms']:.2f} | {v['p99_ms']:.2f} | {v['cpu_s_per_call'] * 1000:.3f} | {v['peak_rss_kib']:.0f} | "
-                  f"{ratio(v['throughput'], off.get('throughput'))} | {ratio(v['p50_ms'], off.get('p50_ms'))} | "
-                  f"{ratio(v['cpu_s_per_call'], off.get('cpu_s_per_call'))} | {ratio(v['peak_rss_kib'], off.get('peak_rss_kib'))} | "
-                  f"{ratio(v['throughput'], floor.get('throughput'))} |")
+            tput, p50, cpu, rss = v["throughput"], v["p50_ms"], v["cpu_s_per_call"], v["peak_rss_kib"]
+            cells = [n, f"{tput:.0f}", f"{p50:.2f}", f"{v['p99_ms']:.2f}", f"{cpu * 1000:.3f}", f"{rss:.0f}"]
+            cells += [ratio(tput, off.get("throughput")), ratio(p50, off.get("p50_ms"))]
+            cells += [ratio(cpu, off.get("cpu_s_per_call")), ratio(rss, off.get("peak_rss_kib"))]
+            cells += [ratio(tput, floor.get("throughput"))]
+            print(row(cells))
 
 
 if __name__ == "__main__":

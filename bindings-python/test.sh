@@ -51,7 +51,7 @@ if [ "$BUILD_ONLY" = 1 ]; then
     exit 0
 fi
 
-PY_SOURCES=(python tests ../examples/quickstart.py)
+PY_SOURCES=(python tests ../examples/quickstart.py ../bench)
 echo "== ruff"
 "$VENV/bin/ruff" check "${PY_SOURCES[@]}"
 "$VENV/bin/ruff" format --check "${PY_SOURCES[@]}"

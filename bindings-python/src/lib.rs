@@ -18,6 +18,7 @@ mod errors;
 mod more;
 mod namespaces;
 mod response;
+#[cfg(feature = "vault")]
 mod testing;
 mod trace;
 
@@ -49,6 +50,7 @@ fn _alter_sdk(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<more::OAuthProvidersNamespace>()?;
     m.add_class::<more::ProviderSpecsNamespace>()?;
     m.add_class::<trace::TraceContext>()?;
+    #[cfg(feature = "vault")]
     m.add_class::<testing::LocalVault>()?;
     m.add_function(wrap_pyfunction!(is_valid_key, m)?)?;
     m.add_function(wrap_pyfunction!(bridge::_inflight_calls, m)?)?;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 
 import pytest
 from alter_sdk import (
@@ -89,3 +90,17 @@ def test_spans_delegation_and_specs(local_vault: LocalVault) -> None:
             assert isinstance(catalog.get_default_scopes("google"), tuple)
 
     run(main())
+
+
+def test_a_build_without_the_vault_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An extension built with `--no-default-features` has no `_LocalVault`;
+    # starting one must fail with a message that names the fix, and must
+    # not touch ALTER_BASE_URL.
+    import alter_sdk.testing as testing
+
+    monkeypatch.setattr(testing, "_HAS_VAULT", False)
+    monkeypatch.setenv("ALTER_BASE_URL", "http://127.0.0.1:1")
+    vault = testing.LocalVault()
+    with pytest.raises(RuntimeError, match="built without the `vault` feature"):
+        vault.start()
+    assert os.environ["ALTER_BASE_URL"] == "http://127.0.0.1:1"

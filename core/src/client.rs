@@ -13,7 +13,19 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
+
+/// Exchanges one pool keeps in flight at once; more wait for a free slot.
+/// The official package caps each of its two pools at 100 connections; so
+/// do we, which also bounds this process's sockets (and their buffers) at
+/// any concurrency instead of running into the file-descriptor limit.
+pub(crate) const MAX_IN_FLIGHT_PER_POOL: usize = 100;
+
+/// Background posts (audit rows, scope-mismatch reports) sending at once.
+/// They never delay the caller; bounding them keeps a burst of calls from
+/// opening a second backend connection per call just to report it.
+pub(crate) const MAX_BACKGROUND_POSTS: usize = 8;
 
 /// Returns the end user's JWT for a call. May be backed by a Python or JS
 /// callable; an `Err` carries nothing because the callback's own error text
@@ -106,6 +118,19 @@ struct Pools {
     /// for them. Per process: tasks in flight in the parent at `fork()`
     /// never finish in the child, so an inherited tracker would never drain.
     tasks: TaskTracker,
+    /// Slots per pool (see [`MAX_IN_FLIGHT_PER_POOL`]) and for background
+    /// posts ([`MAX_BACKGROUND_POSTS`]).
+    backend_slots: Arc<Semaphore>,
+    provider_slots: Arc<Semaphore>,
+    background_slots: Arc<Semaphore>,
+}
+
+/// Which slot a caller waits for (see [`Shared::slot`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Slot {
+    Backend,
+    Provider,
+    Background,
 }
 
 /// Attenuation bound into every request of a `with_constraints` sibling.
@@ -152,6 +177,9 @@ impl Pools {
             backend,
             provider,
             tasks: TaskTracker::new(),
+            backend_slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_POOL)),
+            provider_slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_POOL)),
+            background_slots: Arc::new(Semaphore::new(MAX_BACKGROUND_POSTS)),
         })
     }
 }
@@ -176,6 +204,36 @@ impl Shared {
 
     pub fn provider(&self) -> reqwest::Client {
         self.pools(|p| p.provider.clone())
+    }
+
+    /// Waits for a free slot of the given kind; the exchange holds it until
+    /// its response body has been read. `None` when `limit` passed first
+    /// (the caller reports a timeout, as for a slow server); background
+    /// posts wait without a limit (`close()` waits for them anyway).
+    pub async fn slot(&self, kind: Slot, limit: Option<Duration>) -> Option<OwnedSemaphorePermit> {
+        let sem = self.pools(|p| match kind {
+            Slot::Backend => p.backend_slots.clone(),
+            Slot::Provider => p.provider_slots.clone(),
+            Slot::Background => p.background_slots.clone(),
+        });
+        // The semaphores are never closed, so acquiring only fails by time.
+        match limit {
+            Some(limit) => tokio::time::timeout(limit, sem.acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok),
+            None => sem.acquire_owned().await.ok(),
+        }
+    }
+
+    /// Slots of the given kind free right now.
+    #[cfg(test)]
+    pub fn free_slots(&self, kind: Slot) -> usize {
+        self.pools(|p| match kind {
+            Slot::Backend => p.backend_slots.available_permits(),
+            Slot::Provider => p.provider_slots.available_permits(),
+            Slot::Background => p.background_slots.available_permits(),
+        })
     }
 
     /// The background tasks of this process (see [`Pools`]).
@@ -499,4 +557,47 @@ fn encode_rule(rule: &serde_json::Value) -> Result<String> {
         ));
     }
     Ok(encoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::holding_server;
+    use crate::transport::{Call, Site};
+    use reqwest::Method;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn backend_exchanges_in_flight_are_capped_per_pool() {
+        let (url, mut held, release) = holding_server().await;
+        let client = crate::testutil::quiet_client(&url);
+        let total = MAX_IN_FLIGHT_PER_POOL + 20;
+        let calls: Vec<_> = (0..total)
+            .map(|_| {
+                let c = client.clone();
+                tokio::spawn(async move {
+                    let call = Call::new(Method::GET, "/held", Site::Namespace);
+                    c.shared.send(&c.local, &call).await.map(|r| r.status)
+                })
+            })
+            .collect();
+        // The server holds every request it gets: with the cap, exactly
+        // MAX_IN_FLIGHT_PER_POOL reach it and every slot is taken.
+        held.wait_for(|n| *n >= MAX_IN_FLIGHT_PER_POOL)
+            .await
+            .unwrap();
+        let free = client.shared.free_slots(Slot::Backend);
+        assert_eq!(free, 0, "every in-flight exchange holds a slot");
+        assert_eq!(*held.borrow(), MAX_IN_FLIGHT_PER_POOL);
+        release.send(true).unwrap();
+        for call in calls {
+            assert_eq!(call.await.unwrap().unwrap(), 200);
+        }
+        assert_eq!(
+            *held.borrow(),
+            total,
+            "the waiting calls went out afterwards"
+        );
+        let free = client.shared.free_slots(Slot::Backend);
+        assert_eq!(free, MAX_IN_FLIGHT_PER_POOL, "slots are given back");
+    }
 }

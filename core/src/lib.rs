@@ -38,6 +38,8 @@ pub mod scopes;
 pub mod signing;
 pub mod sigv4;
 pub mod spans;
+#[cfg(test)]
+mod testutil;
 pub mod token;
 pub mod trace;
 pub(crate) mod transport;

@@ -3,7 +3,7 @@
 //! reports the exchange to the audit log in the background.
 
 use crate::audit;
-use crate::client::{Client, Principal};
+use crate::client::{Client, Principal, Slot};
 use crate::context::{context_header, Context};
 use crate::error::{self, Details, Error, Result};
 use crate::inject::{self, RequestBody};
@@ -323,6 +323,12 @@ impl Client {
         preq: &inject::ProviderRequest,
     ) -> std::result::Result<(u16, Vec<(String, String)>, Bytes), bool> {
         let method = Method::from_bytes(preq.method.as_bytes()).map_err(|_| false)?;
+        // Held until the body is read; waiting too long is a timeout.
+        let _slot = self
+            .shared
+            .slot(Slot::Provider, Some(self.shared.timeout))
+            .await
+            .ok_or(true)?;
         let mut req = self.shared.provider().request(method, &preq.url);
         for (k, v) in &preq.headers {
             req = req.header(k.as_str(), v.as_str());
@@ -353,6 +359,7 @@ impl Client {
         self.shared
             .tasks()
             .spawn(with_traceparent_opt(traceparent, async move {
+                let _slot = client.shared.slot(Slot::Background, None).await;
                 let mut call =
                     Call::new(Method::POST, "/sdk/oauth/audit/api-call", Site::Namespace)
                         .json(&row)
@@ -485,6 +492,7 @@ impl Client {
         self.shared
             .tasks()
             .spawn(with_traceparent_opt(traceparent, async move {
+                let _slot = client.shared.slot(Slot::Background, None).await;
                 let mut call = Call::new(Method::POST, target, Site::Namespace)
                     .json(&body)
                     .actor(Actor::none())
@@ -509,5 +517,30 @@ async fn with_traceparent_opt<F: std::future::Future>(tp: Option<String>, fut: F
     match tp {
         Some(tp) => crate::context::with_traceparent(tp, fut).await,
         None => fut.await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::client::{Slot, MAX_BACKGROUND_POSTS};
+    use crate::testutil::{holding_server, quiet_client};
+    use serde_json::json;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn background_audit_posts_send_a_few_at_a_time_and_close_flushes_them() {
+        let (url, mut held, release) = holding_server().await;
+        let client = quiet_client(&url);
+        let total = MAX_BACKGROUND_POSTS * 3;
+        for i in 0..total {
+            client.spawn_audit(json!({"grant_id": "g", "method": "GET", "n": i}), None);
+        }
+        held.wait_for(|n| *n >= MAX_BACKGROUND_POSTS).await.unwrap();
+        // The rest wait for a slot instead of opening connections of their own.
+        assert_eq!(client.shared.free_slots(Slot::Background), 0);
+        assert_eq!(*held.borrow(), MAX_BACKGROUND_POSTS);
+        assert_eq!(client.shared.tasks().len(), total);
+        release.send(true).unwrap();
+        client.close().await;
+        assert_eq!(*held.borrow(), total, "close() sends every queued row");
     }
 }

@@ -12,9 +12,29 @@ use tokio::runtime::{Builder, Handle, Runtime};
 
 static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
 
+/// Environment variable that sets the number of runtime worker threads.
+pub const WORKERS_ENV: &str = "ALTER_RUNTIME_WORKERS";
+
+/// Worker threads: one unless `ALTER_RUNTIME_WORKERS` says otherwise (1 to
+/// 64). The work done here is waiting on sockets plus a little hashing and
+/// JSON per call; one thread keeps up with thousands of calls a second,
+/// more than an interpreter on the other side of a binding can issue, and
+/// every extra worker costs its stack and its own malloc arena. Programs
+/// that drive the C ABI from many threads can raise it.
+fn worker_threads() -> usize {
+    parse_workers(std::env::var(WORKERS_ENV).ok().as_deref())
+}
+
+fn parse_workers(value: Option<&str>) -> usize {
+    value
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or(1)
+}
+
 fn build() -> Runtime {
     Builder::new_multi_thread()
-        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8)))
+        .worker_threads(worker_threads())
         .thread_name("alter-core")
         .enable_all()
         .build()
@@ -61,6 +81,17 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn worker_count_comes_from_the_environment_within_bounds() {
+        assert_eq!(super::parse_workers(None), 1);
+        assert_eq!(super::parse_workers(Some("4")), 4);
+        assert_eq!(super::parse_workers(Some(" 2 ")), 2);
+        // Nonsense falls back to the default rather than failing a call.
+        assert_eq!(super::parse_workers(Some("0")), 1);
+        assert_eq!(super::parse_workers(Some("65")), 1);
+        assert_eq!(super::parse_workers(Some("many")), 1);
+    }
+
     #[test]
     fn one_runtime_per_process() {
         let a = super::runtime();

@@ -2,7 +2,7 @@
 //! policy, with the response hooks every backend call runs (rate-limit
 //! snapshot, deprecated-key warning, actor-id cache).
 
-use crate::client::{Local, Shared};
+use crate::client::{Local, Shared, Slot};
 use crate::error::{Details, Error, Result};
 use crate::retry::{Outcome, RetryPolicy};
 use crate::signing::{self, SignatureInput};
@@ -308,6 +308,13 @@ impl Shared {
         local: &Local,
         call: &Call,
     ) -> std::result::Result<Reply, TransportFailure> {
+        // Taken before signing, so a wait never ages the signed timestamp.
+        let wait = call.timeout.unwrap_or(self.timeout);
+        let Some(_slot) = self.slot(Slot::Backend, Some(wait)).await else {
+            return Err(TransportFailure::Timeout(
+                "no free connection slot in time".into(),
+            ));
+        };
         // Header building cannot fail for values validated at construction;
         // a failure here is reported as a transport-independent error.
         let headers = match self.build_headers(local, call) {

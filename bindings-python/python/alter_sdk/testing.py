@@ -36,7 +36,12 @@ import os
 import warnings
 from typing import TYPE_CHECKING, Any, cast
 
-from ._alter_sdk import _LocalVault
+try:
+    from ._alter_sdk import _LocalVault
+except ImportError:  # an extension built without its `vault` feature
+    _HAS_VAULT = False
+else:
+    _HAS_VAULT = True
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -109,6 +114,11 @@ class LocalVault:
         """Starts the vault (what entering the context does)."""
         if self._vault is not None:
             return self
+        if not _HAS_VAULT:
+            raise RuntimeError(
+                "this build of alter_sdk has no embedded local vault (its extension was "
+                "built without the `vault` feature); run `alter-dev serve` instead"
+            )
         self._vault = _LocalVault(state_file=self._state_file)
         self._saved_env = os.environ.get(_ENV)
         os.environ[_ENV] = self._vault.base_url
