@@ -579,7 +579,14 @@ void alter_proxy_result_free(struct AlterProxyResult *result);
  * Both:
  *   list_grants        {provider_id?, status?, account?, label?, end_user_token?,
  *                       limit? (100), offset? (0)} → see alter_list_grants
- *   get_approval_status {approval_id, wait_seconds?} → approval status
+ *   get_approval_status {approval_id, wait_seconds?} → approval status +
+ *                                                  is_terminal
+ *   await_approval     {approval_id, timeout_seconds? (300),
+ *                       poll_interval_seconds? (2)} → {approval_id, status_code,
+ *                                                  headers, body_b64,
+ *                                                  body_truncated, duration_ms,
+ *                                                  credential_hint, status:
+ *                                                  "executed"}
  *   create_managed_secret_grant {managed_secret_id, principal, grant_policy?,
  *                       credential_id?}          → {grant_id, principal_type,
  *                                                  label, created_at, credential_id}
@@ -601,6 +608,12 @@ void alter_proxy_result_free(struct AlterProxyResult *result);
  *                       delegable?, scope_constraint?, switch_account?,
  *                       allow_user_policy_rules? (true)} → {session_token,
  *                                                  connect_url, expires_in, expires_at}
+ *   create_connect_session_for_error {error: {kind, message?, details?,
+ *                       provider_id?, agent_id?, app_user_id?, grant_id?},
+ *                       allowed_origin?, return_url?, metadata?, grant_policy?,
+ *                       required_scopes?, user_token?} → as create_connect_session
+ *                       (kind: "NoDelegatedGrantError", "GrantNotFoundError" or
+ *                       "CredentialRevokedError", with the error's fields)
  *   poll_connect_session {session_token, timeout_seconds? (300),
  *                       poll_interval_seconds? (2)} → [connect result, ...]
  *   create_managed_secret_connect_session {user_token, provider? | template_slug?,
@@ -615,12 +628,14 @@ void alter_proxy_result_free(struct AlterProxyResult *result);
  *                       Agent: app_user_id?}     → identity assertion
  *   keys.derive        {scopes, expires_in, cidr_allowlist?, name?, metadata?,
  *                       rate_limit_rpm?}         → minted key (api_key shown once)
+ *                                                  + status
  *   keys.rotate        {key_id, overlap_days? (7)} → minted key (the successor)
- *   keys.revoke        {key_id, force?}          → key record
+ *                                                  + status
+ *   keys.revoke        {key_id, force?}          → key record + status
  *   scopes.list        {}                        → the scope catalog
- *   spans.emit         {spans: [{trace_id, name, start_time (RFC 3339),
- *                       span_id?, parent_span_id?, end_time?, attributes?
- *                       {name: "value"}}]}       → emit result
+ *   spans.emit         {spans: [{trace_id, name, start_time (RFC 3339 or epoch
+ *                       ms), span_id?, parent_span_id?, end_time?, attributes?
+ *                       {name: "value"} | [[name, value], ...]}]} → emit result
  *   client.info        {}                        → {principal, base_url, caller,
  *                                                  caller_type, timeout_seconds,
  *                                                  actor_id, closed,
@@ -632,7 +647,7 @@ void alter_proxy_result_free(struct AlterProxyResult *result);
  * rate_limit_per_minute, version, created_at, last_used_at,
  * parent_agent_id, stored_legacy_managed_secret_names}`. Key record:
  * `{key_id, key_prefix, name, created_at, deprecated_at, revoked_at,
- * last_used_at}` (+ `status` for the key actions). An operation the
+ * last_used_at, status}`. An operation the
  * client's principal cannot perform, or an unknown one, fails with
  * `ALTER_INVALID_ARGUMENT`.
  */

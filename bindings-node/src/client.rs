@@ -3,12 +3,13 @@
 //! camelCase arguments, runs the core's future on the core's tokio runtime
 //! and settles a JavaScript promise from there; the event loop never waits.
 
-use crate::convert::{model, Args, Opts};
+use crate::convert::{model, Positional};
 use crate::errors::{self, Failure};
 use crate::promise::{self, CancelToken, Out, ResponseOut};
+use alter_core::ops::{Args, Spelling, Target};
 use alter_core::{
-    CallerType, ClientOptions, CreateAgent, Error, ProxyOptions, ProxyOutcome, QueryParams,
-    QueryValue, RequestOptions, RetryPolicy, UpdateAgent, UserTokenGetter, WarningSink,
+    CallerType, ClientOptions, Error, ProxyOptions, ProxyOutcome, QueryParams, QueryValue,
+    RequestOptions, RetryPolicy, UserTokenGetter, WarningSink,
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -33,6 +34,13 @@ impl Principal {
         match self {
             Principal::App(a) => a,
             Principal::Agent(a) => a,
+        }
+    }
+
+    pub(crate) fn target(&self) -> Target<'_> {
+        match self {
+            Principal::App(a) => Target::App(a),
+            Principal::Agent(a) => Target::Agent(a),
         }
     }
 
@@ -94,32 +102,38 @@ pub struct NativeClient {
     p: Principal,
 }
 
-fn seconds(o: &mut Opts, key: &str) -> CoreResult<Option<Duration>> {
-    match o.f64(key)? {
+/// A reader of a JavaScript options object (camelCase keys).
+pub(crate) fn js_options(label: &str, v: Option<Value>) -> CoreResult<Args<'static>> {
+    Ok(Args::from_value(label, v, Spelling::CAMEL)?)
+}
+
+fn seconds(o: &mut Args, key: &str) -> CoreResult<Option<Duration>> {
+    match o.number(key)? {
         None => Ok(None),
         Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
         Some(_) => Err(Error::value(format!(
-            "{key} must be a positive number of seconds"
+            "{} must be a positive number of seconds",
+            o.name(key)
         ))),
     }
 }
 
 fn retry_policy(m: Map<String, Value>) -> CoreResult<RetryPolicy> {
-    let mut o = Opts::new("retry", Some(Value::Object(m)))?;
+    let mut o = js_options("retry", Some(Value::Object(m)))?;
     let mut p = RetryPolicy::default();
-    if let Some(n) = o.i64("maxAttempts")? {
+    if let Some(n) = o.int("max_attempts")? {
         if n < 1 {
             return Err(Error::value("retry.maxAttempts must be at least 1"));
         }
         p.max_attempts = n as u32;
     }
-    if let Some(d) = seconds(&mut o, "initialBackoff")? {
+    if let Some(d) = seconds(&mut o, "initial_backoff")? {
         p.initial_backoff = d;
     }
-    if let Some(d) = seconds(&mut o, "maxBackoff")? {
+    if let Some(d) = seconds(&mut o, "max_backoff")? {
         p.max_backoff = d;
     }
-    if let Some(d) = seconds(&mut o, "maxRetryAfter")? {
+    if let Some(d) = seconds(&mut o, "max_retry_after")? {
         p.max_retry_after = d;
     }
     o.finish()?;
@@ -137,25 +151,25 @@ fn client_options(
     early: &EarlyWarnings,
 ) -> CoreResult<ClientOptions> {
     let op = if kind == "App" { "App" } else { "Agent" };
-    let mut o = Opts::new(op, Some(options))?;
-    let api_key = o.str("apiKey")?.unwrap_or_default();
+    let mut o = js_options(op, Some(options))?;
+    let api_key = o.string("api_key")?.unwrap_or_default();
     let mut opts = ClientOptions {
         api_key,
-        base_url: o.str("baseUrl")?,
+        base_url: o.string("base_url")?,
         timeout: seconds(&mut o, "timeout")?,
-        caller: o.str("caller")?,
+        caller: o.string("caller")?,
         user_agent: Some(USER_AGENT.to_string()),
         ..Default::default()
     };
     if kind == "App" {
-        if let Some(t) = o.str("callerType")? {
+        if let Some(t) = o.string("caller_type")? {
             opts.caller_type = Some(CallerType::parse(&t)?);
         }
     }
     if let Some(r) = o.object("retry")? {
         opts.retry = Some(retry_policy(r)?);
     }
-    if o.bool("disableRetry")? == Some(true) {
+    if o.boolean("disable_retry")? == Some(true) {
         opts.retry = Some(RetryPolicy::disabled());
     }
     o.finish()?;
@@ -299,9 +313,9 @@ impl NativeClient {
     #[napi]
     pub fn with_constraints(&self, env: Env, options: String) -> Result<NativeClient> {
         let run = || -> CoreResult<Principal> {
-            let mut o = Opts::new("withConstraints", Some(parse_json(&options, "options")?))?;
-            let scopes = o.str_list("scopes")?;
-            let rule = o.value("rule").map(rule_to_wire);
+            let mut o = js_options("withConstraints", Some(parse_json(&options, "options")?))?;
+            let scopes = o.strings("scopes")?;
+            let rule = o.take("rule").map(rule_to_wire);
             o.finish()?;
             Ok(match &self.p {
                 Principal::App(a) => {
@@ -369,7 +383,7 @@ impl NativeClient {
         let opener_cancel = token.clone();
         promise::spawn(env, token, async move {
             let v = parse_json(&args, "arguments")?;
-            let opts = crate::more::headless_options(Args::new("connect", v).value(0))?;
+            let opts = crate::more::headless_options(Positional::new("connect", v).value(0))?;
             let client = p.client().clone();
             let run = async move {
                 match opener {
@@ -404,9 +418,9 @@ impl NativeClient {
             let Principal::Agent(agent) = &self.p else {
                 return Err(Error::sdk("trace() is only available on Agent"));
             };
-            let mut o = Opts::new("trace", Some(parse_json(&options, "options")?))?;
-            let run_id = o.str("runId")?;
-            let thread_id = o.str("threadId")?;
+            let mut o = js_options("trace", Some(parse_json(&options, "options")?))?;
+            let run_id = o.string("run_id")?;
+            let thread_id = o.string("thread_id")?;
             let parent = match o.take_raw("parent") {
                 None => alter_core::trace::TraceParent::Inherit,
                 Some(Value::Null) => alter_core::trace::TraceParent::Clear,
@@ -486,8 +500,8 @@ fn query_value(v: Value) -> CoreResult<QueryValue> {
     })
 }
 
-fn query_params(o: &mut Opts) -> CoreResult<Option<QueryParams>> {
-    match o.object("queryParams")? {
+fn query_params(o: &mut Args) -> CoreResult<Option<QueryParams>> {
+    match o.object("query_params")? {
         None => Ok(None),
         Some(m) => m
             .into_iter()
@@ -497,8 +511,8 @@ fn query_params(o: &mut Opts) -> CoreResult<Option<QueryParams>> {
     }
 }
 
-fn path_params(o: &mut Opts) -> CoreResult<Vec<(String, String)>> {
-    match o.object("pathParams")? {
+fn path_params(o: &mut Args) -> CoreResult<Vec<(String, String)>> {
+    match o.object("path_params")? {
         None => Ok(Vec::new()),
         Some(m) => m
             .into_iter()
@@ -514,9 +528,9 @@ fn path_params(o: &mut Opts) -> CoreResult<Vec<(String, String)>> {
 }
 
 /// `extraHeaders`, or its documented alias `headers`; not both.
-fn extra_headers(o: &mut Opts) -> CoreResult<Option<Vec<(String, String)>>> {
-    let extra = o.string_pairs("extraHeaders")?;
-    let alias = o.string_pairs("headers")?;
+fn extra_headers(o: &mut Args) -> CoreResult<Option<Vec<(String, String)>>> {
+    let extra = o.pairs("extra_headers")?;
+    let alias = o.pairs("headers")?;
     match (extra, alias) {
         (Some(_), Some(_)) => Err(Error::value(
             "pass either headers or extraHeaders, not both",
@@ -525,70 +539,48 @@ fn extra_headers(o: &mut Opts) -> CoreResult<Option<Vec<(String, String)>>> {
     }
 }
 
-fn context(o: &mut Opts) -> CoreResult<Option<Vec<(String, String)>>> {
-    o.string_pairs("context")
+fn context(o: &mut Args) -> CoreResult<Option<Vec<(String, String)>>> {
+    Ok(o.pairs("context")?)
 }
 
-fn request_options(o: &mut Opts, body: Option<Vec<u8>>) -> CoreResult<RequestOptions> {
+fn request_options(o: &mut Args, body: Option<Vec<u8>>) -> CoreResult<RequestOptions> {
     Ok(RequestOptions {
-        grant_id: o.str("grantId")?,
-        provider: o.str("provider")?,
-        account: o.str("account")?,
-        label: o.str("label")?,
-        app_user_id: o.str("appUserId")?,
-        user_token: o.str("userToken")?,
-        json: o.value("json"),
+        grant_id: o.string("grant_id")?,
+        provider: o.string("provider")?,
+        account: o.string("account")?,
+        label: o.string("label")?,
+        app_user_id: o.string("app_user_id")?,
+        user_token: o.string("user_token")?,
+        json: o.take("json"),
         body,
         headers: extra_headers(o)?.unwrap_or_default(),
         query_params: query_params(o)?,
         path_params: path_params(o)?,
-        reason: o.str("reason")?,
+        reason: o.string("reason")?,
         context: context(o)?,
-        caller: o.str("caller")?,
+        caller: o.string("caller")?,
     })
 }
 
-fn proxy_options(o: &mut Opts) -> CoreResult<ProxyOptions> {
+fn proxy_options(o: &mut Args) -> CoreResult<ProxyOptions> {
     Ok(ProxyOptions {
-        grant_id: o.str("grantId")?,
-        provider: o.str("provider")?,
-        account: o.str("account")?,
-        label: o.str("label")?,
-        app_user_id: o.str("appUserId")?,
-        user_token: o.str("userToken")?,
-        json: o.value("json"),
+        grant_id: o.string("grant_id")?,
+        provider: o.string("provider")?,
+        account: o.string("account")?,
+        label: o.string("label")?,
+        app_user_id: o.string("app_user_id")?,
+        user_token: o.string("user_token")?,
+        json: o.take("json"),
         headers: extra_headers(o)?,
         query_params: query_params(o)?,
         path_params: path_params(o)?,
-        reason: o.str("reason")?,
+        reason: o.string("reason")?,
         context: context(o)?,
-        caller: o.str("caller")?,
+        caller: o.string("caller")?,
     })
 }
 
-fn app_of(p: &Principal, op: &str) -> CoreResult<alter_core::App> {
-    match p {
-        Principal::App(a) => Ok(a.clone()),
-        Principal::Agent(_) => Err(Error::sdk(format!("{op} is only available on App"))),
-    }
-}
-
-fn agent_of(p: &Principal, op: &str) -> CoreResult<alter_core::Agent> {
-    match p {
-        Principal::Agent(a) => Ok(a.clone()),
-        Principal::App(_) => Err(Error::sdk(format!("{op} is only available on Agent"))),
-    }
-}
-
-/// An `AgentKey` with its derived `status`.
-fn agent_key(k: &alter_core::AgentKey) -> Value {
-    let mut v = model(k);
-    if let Value::Object(m) = &mut v {
-        m.insert("status".into(), k.status().into());
-    }
-    v
-}
-
+/// The executed call of a proxied request, as `awaitApproval` also gives it.
 fn approval_result(r: &alter_core::ApprovalResult) -> Value {
     let mut v = model(r);
     if let Value::Object(m) = &mut v {
@@ -597,11 +589,9 @@ fn approval_result(r: &alter_core::ApprovalResult) -> Value {
     v
 }
 
-fn json_out(v: Value) -> std::result::Result<Out, Failure> {
-    Ok(Out::Json(v))
-}
-
-/// Converts the arguments of `op`, runs it and converts its result.
+/// Runs `op`: the calls with JavaScript-specific plumbing (bodies as
+/// `Buffer`s, a fetch-style response, closing) here, every other one
+/// through the core's operation table.
 async fn dispatch(
     p: Principal,
     op: &str,
@@ -609,16 +599,11 @@ async fn dispatch(
     body: Option<Vec<u8>>,
 ) -> std::result::Result<Out, Failure> {
     let client = p.client().clone();
-    macro_rules! args {
-        ($name:literal) => {
-            Args::new($name, args)
-        };
-    }
     match op {
         "request" => {
-            let a = args!("request");
+            let a = Positional::new("request", args);
             let (method, url) = (a.str(0, "method")?, a.str(1, "url")?);
-            let mut o = a.opts(2)?;
+            let mut o = js_options("request", a.value(2))?;
             let opts = request_options(&mut o, body)?;
             o.finish()?;
             let r = client.request(&method, &url, opts).await?;
@@ -633,143 +618,19 @@ async fn dispatch(
             }))
         }
         "proxyRequest" => {
-            let a = args!("proxyRequest");
+            let a = Positional::new("proxyRequest", args);
             let (method, url) = (a.str(0, "method")?, a.str(1, "url")?);
-            let mut o = a.opts(2)?;
+            let mut o = js_options("proxyRequest", a.value(2))?;
             let opts = proxy_options(&mut o)?;
             o.finish()?;
             match client.proxy_request(&method, &url, opts).await? {
-                ProxyOutcome::Result(r) => json_out(approval_result(&r)),
-                ProxyOutcome::Pending(p) => json_out(model(&p)),
+                ProxyOutcome::Result(r) => Ok(Out::Json(approval_result(&r))),
+                ProxyOutcome::Pending(p) => Ok(Out::Json(model(&p))),
             }
-        }
-        "getApprovalStatus" => {
-            let a = args!("getApprovalStatus");
-            let id = a.str(0, "approvalId")?;
-            let mut o = a.opts(1)?;
-            let wait = o.f64("wait")?.unwrap_or(0.0);
-            o.finish()?;
-            let s = client.get_approval_status(&id, wait).await?;
-            let mut v = model(&s);
-            if let Value::Object(m) = &mut v {
-                m.insert("isTerminal".into(), s.is_terminal().into());
-            }
-            json_out(v)
-        }
-        "awaitApproval" => {
-            let a = args!("awaitApproval");
-            let id = a.str(0, "approvalId")?;
-            let mut o = a.opts(1)?;
-            let timeout = o.f64("timeout")?.unwrap_or(300.0);
-            let poll = o.f64("pollInterval")?.unwrap_or(2.0);
-            o.finish()?;
-            let r = client.await_approval(&id, timeout, poll).await?;
-            json_out(approval_result(&r))
         }
         "close" => {
             client.close().await;
             Ok(Out::Undefined)
-        }
-        "me" => {
-            let agent = agent_of(&p, "me()")?;
-            json_out(model(&agent.me().await?))
-        }
-        "agents.create" => {
-            let app = app_of(&p, "agents")?;
-            let mut o = args!("agents.create").opts(0)?;
-            let a = CreateAgent {
-                name: o.str("name")?.unwrap_or_default(),
-                scopes: o.object("scopes")?,
-                display_name: o.str("displayName")?,
-                agent_type: o.str("type")?,
-                metadata: o.object("metadata")?,
-                policy: o.object("policy")?,
-                idempotency_key: o.str("idempotencyKey")?,
-            };
-            o.finish()?;
-            json_out(model(&app.agents().create(a).await?))
-        }
-        "agents.list" => {
-            let app = app_of(&p, "agents")?;
-            let mut o = args!("agents.list").opts(0)?;
-            let include_revoked = o.bool("includeRevoked")?.unwrap_or(false);
-            let limit = o.i64("limit")?.unwrap_or(100);
-            let offset = o.i64("offset")?.unwrap_or(0);
-            o.finish()?;
-            json_out(model(
-                &app.agents().list(include_revoked, limit, offset).await?,
-            ))
-        }
-        "agents.get" | "agents.getByName" | "agents.suspend" | "agents.resume"
-        | "agents.delete" | "agents.mintKey" | "agents.listKeys" => {
-            let app = app_of(&p, "agents")?;
-            let a = Args::new("agents", args);
-            let id = a.str(
-                0,
-                if op == "agents.getByName" {
-                    "name"
-                } else {
-                    "agentId"
-                },
-            )?;
-            let agents = app.agents();
-            let v = match op {
-                "agents.get" => model(&agents.get(&id).await?),
-                "agents.getByName" => agents
-                    .get_by_name(&id)
-                    .await?
-                    .as_ref()
-                    .map_or(Value::Null, model),
-                "agents.suspend" => model(&agents.suspend(&id).await?),
-                "agents.resume" => model(&agents.resume(&id).await?),
-                "agents.delete" => model(&agents.delete(&id).await?),
-                "agents.mintKey" => {
-                    let r = agents.mint_key(&id).await?;
-                    let mut v = model(&r);
-                    if let Value::Object(m) = &mut v {
-                        m.insert("status".into(), r.key.status().into());
-                    }
-                    v
-                }
-                _ => {
-                    let list = agents.list_keys(&id).await?;
-                    json!({"items": list.items.iter().map(agent_key).collect::<Vec<_>>()})
-                }
-            };
-            json_out(v)
-        }
-        "agents.update" => {
-            let app = app_of(&p, "agents")?;
-            let a = args!("agents.update");
-            let id = a.str(0, "agentId")?;
-            let mut o = a.opts(1)?;
-            let u = UpdateAgent {
-                display_name: o.str("displayName")?,
-                metadata: o.object("metadata")?,
-                scopes: o.object("scopes")?,
-                expected_version: o.i64("expectedVersion")?,
-                grace_seconds: o.i64("graceSeconds")?,
-                policy: o.object("policy")?,
-            };
-            o.finish()?;
-            json_out(model(&app.agents().update(&id, u).await?))
-        }
-        "agents.deprecateKey" | "agents.undeprecateKey" | "agents.revokeKey" => {
-            let app = app_of(&p, "agents")?;
-            let a = Args::new("agents", args);
-            let (id, key_id) = (a.str(0, "agentId")?, a.str(1, "keyId")?);
-            let agents = app.agents();
-            let k = match op {
-                "agents.deprecateKey" => agents.deprecate_key(&id, &key_id).await?,
-                "agents.undeprecateKey" => agents.undeprecate_key(&id, &key_id).await?,
-                _ => {
-                    let mut o = a.opts(2)?;
-                    let force = o.bool("force")?.unwrap_or(false);
-                    o.finish()?;
-                    agents.revoke_key(&id, &key_id, force).await?
-                }
-            };
-            json_out(agent_key(&k))
         }
         other => crate::more::dispatch(p, other, args).await,
     }

@@ -1,5 +1,7 @@
 //! Type conversion between JavaScript values (as JSON) and the core's types:
-//! camelCase option objects in, camelCase result objects out.
+//! positional arguments in, camelCase result objects out. Option objects
+//! are read with the core's reader (`alter_core::ops::Args`) in its camelCase
+//! spelling.
 
 use alter_core::error::Details;
 use alter_core::Error;
@@ -28,22 +30,9 @@ const OPAQUE: &[&str] = &[
     "resources",
 ];
 
-/// `grant_id` → `grantId`; already camelCase names are unchanged.
-pub fn camel_case(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut upper = false;
-    for (i, c) in s.chars().enumerate() {
-        if c == '_' && i > 0 {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// `grant_id` → `grantId` (the core's conversion, so that the names of
+/// results and of arguments always agree).
+pub use alter_core::ops::camel_case;
 
 /// `NoDelegatedGrantError` → `no_delegated_grant`; `ProviderAPIError` →
 /// `provider_api`.
@@ -94,19 +83,19 @@ pub fn model<T: serde::Serialize>(m: &T) -> Value {
 }
 
 /// Positional arguments of a call (a JSON array).
-pub struct Args {
+pub struct Positional {
     op: &'static str,
     items: Vec<Value>,
 }
 
-impl Args {
-    pub fn new(op: &'static str, v: Value) -> Args {
+impl Positional {
+    pub fn new(op: &'static str, v: Value) -> Positional {
         let items = match v {
             Value::Array(items) => items,
             Value::Null => Vec::new(),
             other => vec![other],
         };
-        Args { op, items }
+        Positional { op, items }
     }
 
     fn get(&self, i: usize) -> Option<&Value> {
@@ -135,164 +124,9 @@ impl Args {
         self.get(i).cloned()
     }
 
-    /// The options object at position `i` (absent means empty).
-    pub fn opts(&self, i: usize) -> Result<Opts, Error> {
-        Opts::new(self.op, self.get(i).cloned())
-    }
-}
-
-/// One options object. Every key must be consumed: an unknown (for example
-/// misspelled) option is an `AlterValueError`, never silently ignored.
-pub struct Opts {
-    op: &'static str,
-    map: Map<String, Value>,
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-impl Opts {
-    pub fn new(op: &'static str, v: Option<Value>) -> Result<Opts, Error> {
-        match v {
-            None | Some(Value::Null) => Ok(Opts {
-                op,
-                map: Map::new(),
-            }),
-            Some(Value::Object(map)) => Ok(Opts { op, map }),
-            Some(other) => Err(Error::value(format!(
-                "{op}: options must be an object, got {}",
-                type_name(&other)
-            ))),
-        }
-    }
-
-    fn wrong(&self, key: &str, want: &str, got: &Value) -> Error {
-        Error::value(format!(
-            "{}: option '{key}' must be {want}, got {}",
-            self.op,
-            type_name(got)
-        ))
-    }
-
-    /// Removes a key; `null` counts as absent.
-    pub fn take(&mut self, key: &str) -> Option<Value> {
-        self.map.remove(key).filter(|v| !v.is_null())
-    }
-
-    pub fn str(&mut self, key: &str) -> Result<Option<String>, Error> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(self.wrong(key, "a string", &other)),
-        }
-    }
-
-    pub fn bool(&mut self, key: &str) -> Result<Option<bool>, Error> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(b)),
-            Some(other) => Err(self.wrong(key, "a boolean", &other)),
-        }
-    }
-
-    pub fn f64(&mut self, key: &str) -> Result<Option<f64>, Error> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(Value::Number(n)) => Ok(n.as_f64()),
-            Some(other) => Err(self.wrong(key, "a number", &other)),
-        }
-    }
-
-    pub fn i64(&mut self, key: &str) -> Result<Option<i64>, Error> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(Value::Number(n)) => match n.as_i64() {
-                Some(i) => Ok(Some(i)),
-                None => Err(Error::value(format!(
-                    "{}: option '{key}' must be an integer",
-                    self.op
-                ))),
-            },
-            Some(other) => Err(self.wrong(key, "an integer", &other)),
-        }
-    }
-
-    pub fn object(&mut self, key: &str) -> Result<Option<Map<String, Value>>, Error> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(m)),
-            Some(other) => Err(self.wrong(key, "an object", &other)),
-        }
-    }
-
-    /// Any JSON value, as given.
-    pub fn value(&mut self, key: &str) -> Option<Value> {
-        self.take(key)
-    }
-
-    pub fn str_list(&mut self, key: &str) -> Result<Option<Vec<String>>, Error> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(Value::Array(items)) => items
-                .into_iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s),
-                    other => Err(self.wrong(key, "a list of strings", &other)),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(other) => Err(self.wrong(key, "a list of strings", &other)),
-        }
-    }
-
-    /// A string → string map, in insertion order.
-    pub fn string_pairs(&mut self, key: &str) -> Result<Option<Vec<(String, String)>>, Error> {
-        match self.object(key)? {
-            None => Ok(None),
-            Some(m) => {
-                let mut out = Vec::with_capacity(m.len());
-                for (k, v) in m {
-                    match v {
-                        Value::String(s) => out.push((k, s)),
-                        Value::Null => {}
-                        other => {
-                            return Err(Error::value(format!(
-                                "{}: option '{key}' must map strings to strings; '{k}' is {}",
-                                self.op,
-                                type_name(&other)
-                            )))
-                        }
-                    }
-                }
-                Ok(Some(out))
-            }
-        }
-    }
-
-    /// Removes a key, keeping an explicit `null`.
-    pub fn take_raw(&mut self, key: &str) -> Option<Value> {
-        self.map.remove(key)
-    }
-
-    /// Every key not consumed yet, in order.
-    pub fn into_rest(self) -> Map<String, Value> {
-        self.map
-    }
-
-    /// Fails on any key not consumed.
-    pub fn finish(self) -> Result<(), Error> {
-        match self.map.keys().next() {
-            None => Ok(()),
-            Some(k) => Err(Error::value(format!("{}: unknown option '{k}'", self.op))),
-        }
+    /// The arguments, in order (`null` for `undefined`).
+    pub fn into_items(self) -> Vec<Value> {
+        self.items
     }
 }
 

@@ -26,6 +26,14 @@ impl From<Error> for Failure {
     }
 }
 
+/// JavaScript has one class for a refused argument, whichever stage
+/// refused it: both stages map to the core error's class.
+impl From<alter_core::ops::OpError> for Failure {
+    fn from(e: alter_core::ops::OpError) -> Self {
+        Failure::Core(e.into_error())
+    }
+}
+
 /// The stable `code` of a class: the wire code for the `AgentError` family
 /// (as the Python classes define it), else the class name in snake case
 /// without the `Error` suffix.

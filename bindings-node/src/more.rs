@@ -1,101 +1,134 @@
-//! Operations of the management surface (grants, delegation, Connect,
-//! auth, keys, scopes, catalogs, identity, impersonation) as the core
-//! provides them. Conversion only: camelCase options in, camelCase models out.
+//! The operations of the core's table (`alter_core::ops`) as JavaScript
+//! calls them: positional arguments and a camelCase options object in,
+//! camelCase models out. Conversion only; what each operation reads and
+//! checks is the core's. Plus `getAgent`, which hands back a new client.
 
-use crate::client::{NativeClient, Principal};
-use crate::convert::{model, Args, Opts};
+use crate::client::{js_options, NativeClient, Principal};
+use crate::convert::{camel_keys, Positional};
 use crate::errors::Failure;
 use crate::promise::Out;
-use alter_core::apikeys::DeriveKey;
-use alter_core::connect::{
-    ConnectForErrorOptions, ConnectSessionOptions, HeadlessConnectOptions,
-    ManagedSecretConnectOptions, ManagedSecretConnectTarget,
-};
-use alter_core::error::Details;
-use alter_core::grants::{
-    AgentPrincipal, DelegateOptions, GrantPolicyInput, GrantPrincipal, ListGrants, MintGrantPolicy,
-};
+use alter_core::connect::HeadlessConnectOptions;
+use alter_core::grants::GrantPolicyInput;
+use alter_core::ops::{self, Spelling};
 use alter_core::Error;
-use alter_core::UserSpan;
 use serde_json::{Map, Value};
 
 type CoreResult<T> = std::result::Result<T, Error>;
 
-/// `userToken` → `user_token` for the top-level keys of a wire object (a
-/// principal, a grant policy, a requested grant); nested values are sent
-/// as given. A snake_case key is refused: the JavaScript names are camelCase.
-pub fn snake_top(v: Value) -> CoreResult<Value> {
-    match v {
-        Value::Object(m) => {
-            let mut out = Map::with_capacity(m.len());
-            for (k, v) in m {
-                if k.contains('_') {
-                    return Err(Error::value(format!(
-                        "unknown option '{k}' (option names are camelCase)"
-                    )));
-                }
-                out.insert(snake_key(&k), v);
-            }
-            Ok(Value::Object(out))
-        }
-        other => Ok(other),
+/// How a JavaScript method hands an operation its arguments. The names are
+/// the core's canonical ones (the spelling makes them camelCase).
+struct JsSignature {
+    /// Positional parameters, in order.
+    positional: &'static [&'static str],
+    /// Whether the trailing options object is read. Methods whose only
+    /// option is `signal` (taken out by the JavaScript layer) have always
+    /// ignored whatever else it held; that stays so.
+    options: bool,
+    /// `(canonical, JavaScript)` names that are not the plain conversion.
+    renames: &'static [(&'static str, &'static str)],
+    /// The method resolves with `undefined`, not the core's `null`.
+    undefined: bool,
+}
+
+const fn sig(positional: &'static [&'static str], options: bool) -> JsSignature {
+    JsSignature {
+        positional,
+        options,
+        renames: &[],
+        undefined: false,
     }
 }
 
-fn snake_key(k: &str) -> String {
-    let mut s = String::with_capacity(k.len() + 4);
-    for c in k.chars() {
-        if c.is_ascii_uppercase() {
-            s.push('_');
-            s.push(c.to_ascii_lowercase());
-        } else {
-            s.push(c);
-        }
-    }
-    s
-}
+/// The JavaScript options of the polling calls are in seconds without
+/// saying so.
+const POLL: &[(&str, &str)] = &[
+    ("timeout_seconds", "timeout"),
+    ("poll_interval_seconds", "pollInterval"),
+];
 
-fn grant_policy(o: &mut Opts) -> CoreResult<Option<GrantPolicyInput>> {
-    match o.value("grantPolicy") {
-        None => Ok(None),
-        Some(v) => GrantPolicyInput::from_value(&snake_top(v)?).map(Some),
-    }
-}
-
-fn snake_object(o: &mut Opts, key: &str) -> CoreResult<Option<Map<String, Value>>> {
-    match o.object(key)? {
-        None => Ok(None),
-        Some(m) => match snake_top(Value::Object(m))? {
-            Value::Object(m) => Ok(Some(m)),
-            _ => Ok(None),
+/// The JavaScript signature of each operation of the core's table.
+fn signature(op: &str) -> Option<JsSignature> {
+    Some(match op {
+        "agents.create" | "agents.list" => sig(&[], true),
+        "agents.get" | "agents.suspend" | "agents.resume" | "agents.delete" | "agents.mint_key"
+        | "agents.list_keys" => sig(&["agent_id"], false),
+        "agents.get_by_name" => sig(&["name"], false),
+        "agents.update" => sig(&["agent_id"], true),
+        "agents.deprecate_key" | "agents.undeprecate_key" => sig(&["agent_id", "key_id"], false),
+        "agents.revoke_key" => sig(&["agent_id", "key_id"], true),
+        "me" => sig(&[], false),
+        "list_grants" => sig(&[], true),
+        "revoke_grant" => sig(&["grant_id"], true),
+        "create_managed_secret_grant" => sig(&["managed_secret_id"], true),
+        "mint_grant" => sig(&["source_grant_id"], true),
+        // An Agent passes only the grant; the agent is its own.
+        "revoke_delegation" => JsSignature {
+            undefined: true,
+            ..sig(&["grant_id", "agent_id"], false)
         },
-    }
+        "delegate" => sig(&["grant_id", "to_agent_id"], true),
+        "get_approval_status" => JsSignature {
+            renames: &[("wait_seconds", "wait")],
+            ..sig(&["approval_id"], true)
+        },
+        "await_approval" => JsSignature {
+            renames: POLL,
+            ..sig(&["approval_id"], true)
+        },
+        "create_connect_session" | "create_managed_secret_connect_session" => sig(&[], true),
+        "create_connect_session_for_error" => sig(&["error"], true),
+        "poll_connect_session" | "poll_auth_session" => JsSignature {
+            renames: POLL,
+            ..sig(&["session_token"], true)
+        },
+        "create_auth_session" | "resolve_identity" | "assert_identity" => sig(&[], true),
+        "verify_user_token" => sig(&["token"], false),
+        "keys.derive" | "keys.rotate" | "keys.revoke" | "scopes.list" => sig(&[], true),
+        "spans.emit" => sig(&["spans"], true),
+        "oauth_providers.list" => sig(&[], true),
+        "provider_specs.list" => sig(&["kind"], false),
+        "provider_specs.get" => sig(&["kind", "provider_id"], false),
+        "provider_specs.list_operations" => sig(&["kind", "provider_id"], true),
+        "provider_specs.get_operation" => sig(&["kind", "provider_id", "operation_id"], false),
+        _ => return None,
+    })
 }
 
-fn app_of(p: &Principal, op: &str) -> CoreResult<alter_core::App> {
-    match p {
-        Principal::App(a) => Ok(a.clone()),
-        Principal::Agent(_) => Err(Error::sdk(format!("{op} is only available on App"))),
-    }
+/// The core's name of a JavaScript operation name, when it is one.
+fn canonical(js: &str) -> Option<String> {
+    let op = ops::snake_case(js);
+    // Only the camelCase spelling counts: `list_grants` is not a method.
+    (ops::Spelling::CAMEL.op(&op) == js && ops::OPERATIONS.contains(&op.as_str())).then_some(op)
 }
 
-fn agent_of(p: &Principal, op: &str) -> CoreResult<alter_core::Agent> {
-    match p {
-        Principal::Agent(a) => Ok(a.clone()),
-        Principal::App(_) => Err(Error::sdk(format!("{op} is only available on Agent"))),
+/// The positional arguments and the options object as one argument object
+/// in the JavaScript spelling. The JavaScript layer always appends the
+/// options (or `null`) after the positional arguments.
+fn named_args(
+    label: &str,
+    s: &JsSignature,
+    spelling: Spelling,
+    args: Value,
+) -> CoreResult<Map<String, Value>> {
+    let mut items = Positional::new("", args).into_items();
+    let options = items.pop();
+    let mut map = if s.options {
+        js_options(label, options)?.into_rest()
+    } else {
+        Map::new()
+    };
+    for (name, v) in s.positional.iter().zip(items) {
+        if v.is_null() {
+            continue;
+        }
+        let key = spelling.key(name);
+        // A positional parameter is never also an option.
+        if map.contains_key(&key) {
+            return Err(Error::value(format!("{label}: unknown option '{key}'")));
+        }
+        map.insert(key, v);
     }
-}
-
-fn json(v: Value) -> std::result::Result<Out, Failure> {
-    Ok(Out::Json(v))
-}
-
-/// `APIKeyInfo`/`MintedKey` with the derived `status`.
-fn with_status(mut v: Value, status: &str) -> Value {
-    if let Value::Object(m) = &mut v {
-        m.insert("status".into(), status.into());
-    }
-    v
+    Ok(map)
 }
 
 pub(crate) async fn dispatch(
@@ -103,526 +136,45 @@ pub(crate) async fn dispatch(
     op: &str,
     args: Value,
 ) -> std::result::Result<Out, Failure> {
-    let client = p.client().clone();
-    match op {
-        // ---- grants and delegation -----------------------------------------
-        "listGrants" => {
-            let mut o = Args::new("listGrants", args).opts(0)?;
-            let q = ListGrants {
-                provider_id: o.str("providerId")?,
-                status: o.str("status")?,
-                account: o.str("account")?,
-                label: o.str("label")?,
-                end_user_token: o.str("endUserToken")?,
-                limit: o.i64("limit")?.unwrap_or(100),
-                offset: o.i64("offset")?.unwrap_or(0),
-            };
-            o.finish()?;
-            json(model(&client.list_grants(&q).await?))
-        }
-        "revokeGrant" => {
-            let app = app_of(&p, "revokeGrant")?;
-            let a = Args::new("revokeGrant", args);
-            let id = a.str(0, "grantId")?;
-            let mut o = a.opts(1)?;
-            let reason = o.str("reason")?;
-            o.finish()?;
-            json(model(&app.revoke_grant(&id, reason.as_deref()).await?))
-        }
-        "revokeDelegation" => {
-            let a = Args::new("revokeDelegation", args);
-            let grant = a.str(0, "grantId")?;
-            match &p {
-                Principal::App(app) => {
-                    let agent = a.str(1, "agentId")?;
-                    app.revoke_delegation(&grant, &agent).await?;
-                }
-                Principal::Agent(agent) => agent.revoke_delegation(&grant).await?,
-            }
-            Ok(Out::Undefined)
-        }
-        "createManagedSecretGrant" => {
-            let a = Args::new("createManagedSecretGrant", args);
-            let ms = a.str(0, "managedSecretId")?;
-            let mut o = a.opts(1)?;
-            let principal = o
-                .value("principal")
-                .ok_or_else(|| Error::value("principal is required"))?;
-            let principal = GrantPrincipal::from_value(&snake_top(principal)?)?;
-            let policy = grant_policy(&mut o)?;
-            let credential = o.str("credentialId")?;
-            o.finish()?;
-            let r = match &p {
-                Principal::App(app) => {
-                    app.create_managed_secret_grant(
-                        &ms,
-                        &principal,
-                        policy.as_ref(),
-                        credential.as_deref(),
-                    )
-                    .await?
-                }
-                Principal::Agent(agent) => {
-                    let label =
-                        match principal {
-                            GrantPrincipal::Agent(ap) => ap.label,
-                            _ => return Err(Error::value(
-                                "an Agent can only issue grants to itself: use { type: \"agent\" }",
-                            )
-                            .into()),
-                        };
-                    agent
-                        .create_managed_secret_grant(
-                            &ms,
-                            &AgentPrincipal { label },
-                            policy.as_ref(),
-                            credential.as_deref(),
-                        )
-                        .await?
-                }
-            };
-            json(model(&r))
-        }
-        "mintGrant" => {
-            let app = app_of(&p, "mintGrant")?;
-            let a = Args::new("mintGrant", args);
-            let source = a.str(0, "sourceGrantId")?;
-            let mut o = a.opts(1)?;
-            let label = o
-                .str("label")?
-                .ok_or_else(|| Error::value("label is required"))?;
-            let policy = match o.object("grantPolicy")? {
-                None => None,
-                Some(m) => match snake_top(Value::Object(m))? {
-                    Value::Object(m) => Some(MintGrantPolicy::Raw(m)),
-                    _ => None,
-                },
-            };
-            let tags = o.str_list("grantTags")?;
-            o.finish()?;
-            let r = app
-                .mint_grant(&source, &label, policy.as_ref(), tags.as_deref())
-                .await?;
-            json(model(&r))
-        }
-        "delegate" => {
-            let agent = agent_of(&p, "delegate")?;
-            let a = Args::new("delegate", args);
-            let (grant, to) = (a.str(0, "grantId")?, a.str(1, "toAgentId")?);
-            let mut o = a.opts(2)?;
-            let d = DelegateOptions {
-                delegable: o.bool("delegable")?,
-                scope_constraint: o.str_list("scopeConstraint")?,
-                ttl_seconds: o.i64("ttlSeconds")?,
-            };
-            o.finish()?;
-            json(model(&agent.delegate(&grant, &to, &d).await?))
-        }
-
-        // ---- Connect ---------------------------------------------------------
-        "createConnectSession" => {
-            let mut o = Args::new("createConnectSession", args).opts(0)?;
-            let c = ConnectSessionOptions {
-                allowed_providers: o.str_list("allowedProviders")?,
-                direct: o.bool("direct")?.unwrap_or(false),
-                return_url: o.str("returnUrl")?,
-                allowed_origin: o.str("allowedOrigin")?,
-                metadata: snake_object(&mut o, "metadata")?,
-                grant_policy: grant_policy(&mut o)?,
-                required_scopes: o.object("requiredScopes")?,
-                agent: o.str("agent")?,
-                user_token: o.str("userToken")?,
-                requested_grant: snake_object(&mut o, "requestedGrant")?,
-                repair_grant_id: o.str("repairGrantId")?,
-                delegable: o.bool("delegable")?,
-                scope_constraint: o.str_list("scopeConstraint")?,
-                switch_account: o.bool("switchAccount")?.unwrap_or(false),
-                allow_user_policy_rules: o.bool("allowUserPolicyRules")?.unwrap_or(true),
-            };
-            o.finish()?;
-            json(model(&client.create_connect_session(&c).await?))
-        }
-        "createManagedSecretConnectSession" => {
-            let mut o = Args::new("createManagedSecretConnectSession", args).opts(0)?;
-            let c = ManagedSecretConnectOptions {
-                provider: o.str("provider")?,
-                template_slug: o.str("templateSlug")?,
-                user_token: o.str("userToken")?.unwrap_or_default(),
-                delegable: o.bool("delegable")?.unwrap_or(false),
-                requested_grant: snake_object(&mut o, "requestedGrant")?,
-                grant_policy: grant_policy(&mut o)?,
-                direct: o.bool("direct")?.unwrap_or(false),
-                allow_user_policy_rules: o.bool("allowUserPolicyRules")?.unwrap_or(true),
-                allowed_origin: o.str("allowedOrigin")?,
-                return_url: o.str("returnUrl")?,
-                requested_ttl_seconds: o.i64("requestedTtlSeconds")?,
-            };
-            let r = match &p {
-                Principal::App(app) => {
-                    let t = ManagedSecretConnectTarget {
-                        agent: o.str("agent")?,
-                        delegated_agent_id: o.str("delegatedAgentId")?,
-                        delegated_agent_name: o.str("delegatedAgentName")?,
-                        repair_grant_id: o.str("repairGrantId")?,
-                    };
-                    o.finish()?;
-                    app.create_managed_secret_connect_session(&c, &t).await?
-                }
-                Principal::Agent(agent) => {
-                    o.finish()?;
-                    agent.create_managed_secret_connect_session(&c).await?
-                }
-            };
-            json(model(&r))
-        }
-        "createConnectSessionForError" => {
-            let a = Args::new("createConnectSessionForError", args);
-            let error = error_from_js(a.value(0))?;
-            let mut o = a.opts(1)?;
-            let c = ConnectForErrorOptions {
-                allowed_origin: o.str("allowedOrigin")?,
-                return_url: o.str("returnUrl")?,
-                metadata: snake_object(&mut o, "metadata")?,
-                grant_policy: grant_policy(&mut o)?,
-                required_scopes: o.object("requiredScopes")?,
-                user_token: o.str("userToken")?,
-            };
-            o.finish()?;
-            json(model(
-                &client.create_connect_session_for_error(&error, &c).await?,
-            ))
-        }
-        "spans.emit" => {
-            let a = Args::new("spans.emit", args);
-            let spans = match a.value(0) {
-                Some(Value::Array(items)) => items
-                    .into_iter()
-                    .map(user_span)
-                    .collect::<CoreResult<Vec<_>>>()?,
-                _ => return Err(Error::value("spans.emit: spans must be an array").into()),
-            };
-            a.opts(1)?.finish()?;
-            json(model(&client.spans().emit(&spans).await?))
-        }
-        "pollConnectSession" => {
-            let a = Args::new("pollConnectSession", args);
-            let token = a.str(0, "sessionToken")?;
-            let mut o = a.opts(1)?;
-            let timeout = o.f64("timeout")?.unwrap_or(300.0);
-            let poll = o.f64("pollInterval")?.unwrap_or(2.0);
-            o.finish()?;
-            let r = client
-                .poll_connect_session(&token, timeout, poll, None)
-                .await?;
-            json(model(&r))
-        }
-
-        // ---- end-user sign-in and identity ------------------------------------
-        "createAuthSession" => {
-            let app = app_of(&p, "createAuthSession")?;
-            Args::new("createAuthSession", args).opts(0)?.finish()?;
-            json(model(&app.create_auth_session().await?))
-        }
-        "pollAuthSession" => {
-            let app = app_of(&p, "pollAuthSession")?;
-            let a = Args::new("pollAuthSession", args);
-            let token = a.str(0, "sessionToken")?;
-            let mut o = a.opts(1)?;
-            let timeout = o.f64("timeout")?.unwrap_or(300.0);
-            let poll = o.f64("pollInterval")?.unwrap_or(2.0);
-            o.finish()?;
-            json(model(&app.poll_auth_session(&token, timeout, poll).await?))
-        }
-        "verifyUserToken" => {
-            let app = app_of(&p, "verifyUserToken")?;
-            let token = Args::new("verifyUserToken", args).str(0, "token")?;
-            json(
-                app.verify_user_token(&token)
-                    .await
-                    .map_or(Value::Null, Value::String),
-            )
-        }
-        "resolveIdentity" => {
-            let mut o = Args::new("resolveIdentity", args).opts(0)?;
-            let user_token = o.str("userToken")?;
-            let include_profile = o.bool("includeProfile")?.unwrap_or(false);
-            let r = match &p {
-                Principal::App(app) => {
-                    o.finish()?;
-                    app.resolve_identity(user_token.as_deref(), include_profile)
-                        .await?
-                }
-                Principal::Agent(agent) => {
-                    let app_user = o.str("appUserId")?;
-                    o.finish()?;
-                    agent
-                        .resolve_identity(
-                            user_token.as_deref(),
-                            app_user.as_deref(),
-                            include_profile,
-                        )
-                        .await?
-                }
-            };
-            json(model(&r))
-        }
-        "assertIdentity" => {
-            let mut o = Args::new("assertIdentity", args).opts(0)?;
-            let audience = o
-                .str("audience")?
-                .ok_or_else(|| Error::value("audience is required"))?;
-            let user_token = o.str("userToken")?;
-            let ttl = o.i64("ttlSeconds")?;
-            let include_profile = o.bool("includeProfile")?.unwrap_or(false);
-            let r = match &p {
-                Principal::App(app) => {
-                    o.finish()?;
-                    app.assert_identity(&audience, user_token.as_deref(), ttl, include_profile)
-                        .await?
-                }
-                Principal::Agent(agent) => {
-                    let app_user = o.str("appUserId")?;
-                    o.finish()?;
-                    agent
-                        .assert_identity(
-                            &audience,
-                            user_token.as_deref(),
-                            app_user.as_deref(),
-                            ttl,
-                            include_profile,
-                        )
-                        .await?
-                }
-            };
-            json(model(&r))
-        }
-
-        // ---- keys, scopes, catalogs -----------------------------------------------
-        "keys.derive" => {
-            let mut o = Args::new("keys.derive", args).opts(0)?;
-            let d = DeriveKey {
-                scopes: o.str_list("scopes")?.unwrap_or_default(),
-                expires_in: o
-                    .i64("expiresIn")?
-                    .ok_or_else(|| Error::value("expiresIn is required"))?,
-                cidr_allowlist: o.str_list("cidrAllowlist")?,
-                name: o.str("name")?,
-                metadata: o.object("metadata")?,
-                rate_limit_rpm: o.i64("rateLimitRpm")?,
-            };
-            o.finish()?;
-            let k = client.keys().derive(&d).await?;
-            json(with_status(model(&k), k.info.status()))
-        }
-        "keys.rotate" => {
-            let mut o = Args::new("keys.rotate", args).opts(0)?;
-            let key_id = o
-                .str("keyId")?
-                .ok_or_else(|| Error::value("keyId is required"))?;
-            let overlap = o.i64("overlapDays")?.unwrap_or(7);
-            o.finish()?;
-            let k = client.keys().rotate(&key_id, overlap).await?;
-            json(with_status(model(&k), k.info.status()))
-        }
-        "keys.revoke" => {
-            let mut o = Args::new("keys.revoke", args).opts(0)?;
-            let key_id = o
-                .str("keyId")?
-                .ok_or_else(|| Error::value("keyId is required"))?;
-            let force = o.bool("force")?.unwrap_or(false);
-            o.finish()?;
-            let k = client.keys().revoke(&key_id, force).await?;
-            json(with_status(model(&k), k.status()))
-        }
-        "scopes.list" => {
-            Args::new("scopes.list", args).opts(0)?.finish()?;
-            json(model(&client.scopes().list().await?))
-        }
-        "oauthProviders.list" => {
-            let mut o = Args::new("oauthProviders.list", args).opts(0)?;
-            let force = o.bool("forceRefresh")?.unwrap_or(false);
-            o.finish()?;
-            let catalog = match &p {
-                Principal::App(app) => app.oauth_providers().list(force).await?,
-                Principal::Agent(agent) => agent.oauth_providers().list(force).await?,
-            };
-            json(model(&catalog))
-        }
-        "providerSpecs.list" => {
-            let a = Args::new("providerSpecs.list", args);
-            let kind = a.opt_str(0);
-            json(model(&client.provider_specs().list(kind.as_deref()).await?))
-        }
-        "providerSpecs.get" => {
-            let a = Args::new("providerSpecs.get", args);
-            let (kind, id) = (a.str(0, "kind")?, a.str(1, "providerId")?);
-            json(model(&client.provider_specs().get(&kind, &id).await?))
-        }
-
-        "providerSpecs.listOperations" => {
-            let a = Args::new("providerSpecs.listOperations", args);
-            let (kind, id) = (a.str(0, "kind")?, a.str(1, "providerId")?);
-            let mut o = a.opts(2)?;
-            let search = o.str("search")?;
-            let limit = o.i64("limit")?.unwrap_or(100);
-            let offset = o.i64("offset")?.unwrap_or(0);
-            o.finish()?;
-            let page = client
-                .provider_specs()
-                .list_operations(&kind, &id, search.as_deref(), limit, offset)
-                .await?;
-            json(model(&page))
-        }
-        "providerSpecs.getOperation" => {
-            let a = Args::new("providerSpecs.getOperation", args);
-            let (kind, id, op_id) = (
-                a.str(0, "kind")?,
-                a.str(1, "providerId")?,
-                a.str(2, "operationId")?,
-            );
-            json(model(
-                &client
-                    .provider_specs()
-                    .get_operation(&kind, &id, &op_id)
-                    .await?,
-            ))
-        }
-
-        // ---- impersonation -----------------------------------------------------------
-        "getAgent" => {
-            let app = app_of(&p, "getAgent")?;
-            let agent = Args::new("getAgent", args).str(0, "agentId")?;
-            let child = app.get_agent(&agent).await?;
-            Ok(Out::Client(NativeClient::wrap(Principal::Agent(child))))
-        }
-        _ => Err(Error::sdk(format!("{op} is not an operation of this SDK")).into()),
+    if op == "getAgent" {
+        let Principal::App(app) = &p else {
+            return Err(Error::sdk("getAgent is only available on App").into());
+        };
+        let agent = Positional::new("getAgent", args).str(0, "agentId")?;
+        let child = app.get_agent(&agent).await?;
+        return Ok(Out::Client(NativeClient::wrap(Principal::Agent(child))));
     }
-}
-
-/// The core error a JavaScript SDK error stands for, rebuilt from what the
-/// JavaScript layer sends: `{kind, message, details, providerId, agentId,
-/// appUserId, grantId}` (`kind`: the nearest SDK class of the error).
-fn error_from_js(v: Option<Value>) -> CoreResult<Error> {
-    let mut o = Opts::new("createConnectSessionForError", v)?;
-    let kind = o.str("kind")?.ok_or_else(|| {
-        Error::value("createConnectSessionForError takes an SDK error (an AlterSDKError)")
-    })?;
-    let message = o.str("message")?.unwrap_or_default();
-    let details: Details = o.object("details")?.unwrap_or_default();
-    let text = |o: &mut Opts, key: &str| -> Option<String> {
-        match o.take(key) {
-            Some(Value::String(s)) => Some(s),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            _ => None,
-        }
+    let (core_op, s) = match canonical(op).and_then(|c| signature(&c).map(|s| (c, s))) {
+        Some(found) => found,
+        None => return Err(Error::sdk(format!("{op} is not an operation of this SDK")).into()),
     };
-    let provider = text(&mut o, "providerId");
-    let agent = text(&mut o, "agentId");
-    let app_user = text(&mut o, "appUserId");
-    let grant = o.take("grantId");
-    let mut err = Error::from_kind(&kind, message, details).ok_or_else(|| {
-        Error::value(format!(
-            "createConnectSessionForError: unknown error class {kind}"
-        ))
-    })?;
-    match &mut err {
-        Error::NoDelegatedGrant {
-            provider_id,
-            agent_id,
-            app_user_id,
-            ..
-        }
-        | Error::GrantNotFound {
-            provider_id,
-            agent_id,
-            app_user_id,
-            ..
-        }
-        | Error::AgentDelegationMissing {
-            provider_id,
-            agent_id,
-            app_user_id,
-            ..
-        } => {
-            *provider_id = provider;
-            *agent_id = agent;
-            *app_user_id = app_user;
-        }
-        Error::CredentialRevoked {
-            grant_id,
-            provider_id,
-            app_user_id,
-            ..
-        } => {
-            *grant_id = grant;
-            *provider_id = provider;
-            *app_user_id = app_user;
-        }
-        _ => {}
-    }
-    Ok(err)
-}
-
-/// A span time: RFC 3339 text (what `JSON.stringify` makes of a `Date`) or
-/// epoch milliseconds.
-fn span_time(v: Value, key: &str) -> CoreResult<time::OffsetDateTime> {
-    let bad = || {
-        Error::value(format!(
-            "span {key} must be a Date, an RFC 3339 string or epoch milliseconds"
-        ))
-    };
-    match v {
-        Value::String(s) => {
-            time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| bad())
-        }
-        Value::Number(n) => {
-            let ms = n.as_f64().filter(|f| f.is_finite()).ok_or_else(bad)?;
-            time::OffsetDateTime::from_unix_timestamp_nanos((ms * 1_000_000.0).round() as i128)
-                .map_err(|_| bad())
-        }
-        _ => Err(bad()),
-    }
-}
-
-/// `{traceId, name, startTime, spanId?, parentSpanId?, endTime?, attributes?}`.
-fn user_span(v: Value) -> CoreResult<UserSpan> {
-    let mut o = Opts::new("spans.emit", Some(v))?;
-    let trace_id = o
-        .str("traceId")?
-        .ok_or_else(|| Error::value("span traceId is required"))?;
-    let name = o
-        .str("name")?
-        .ok_or_else(|| Error::value("span name is required"))?;
-    let start = o
-        .take("startTime")
-        .ok_or_else(|| Error::value("span startTime is required"))?;
-    let mut span = UserSpan::new(&trace_id, &name, span_time(start, "startTime")?);
-    span.span_id = o.str("spanId")?;
-    span.parent_span_id = o.str("parentSpanId")?;
-    span.end_time = o
-        .take("endTime")
-        .map(|t| span_time(t, "endTime"))
-        .transpose()?;
-    span.attributes = o.string_pairs("attributes")?.unwrap_or_default();
-    o.finish()?;
-    Ok(span)
+    let spelling = Spelling::CAMEL.with_renames(s.renames);
+    let map = named_args(&format!("{op} arguments"), &s, spelling, args)?;
+    let v = ops::call_spelled(p.target(), &core_op, map, spelling).await?;
+    Ok(if s.undefined {
+        Out::Undefined
+    } else {
+        Out::Json(camel_keys(v))
+    })
 }
 
 /// Options of the headless `connect()` (the opener is passed apart).
 pub(crate) fn headless_options(v: Option<Value>) -> CoreResult<HeadlessConnectOptions> {
-    let mut o = Opts::new("connect", v)?;
+    let mut o = js_options("connect", v)?;
     let d = HeadlessConnectOptions::default();
     let h = HeadlessConnectOptions {
-        providers: o.str_list("providers")?,
-        timeout: o.f64("timeout")?.unwrap_or(d.timeout),
-        poll_interval: o.f64("pollInterval")?.unwrap_or(d.poll_interval),
-        open_browser: o.bool("openBrowser")?.unwrap_or(d.open_browser),
-        grant_policy: grant_policy(&mut o)?,
+        providers: o.strings("providers")?,
+        timeout: o.number("timeout")?.unwrap_or(d.timeout),
+        poll_interval: o.number("poll_interval")?.unwrap_or(d.poll_interval),
+        open_browser: o.boolean("open_browser")?.unwrap_or(d.open_browser),
+        grant_policy: match o.wire_value("grant_policy")? {
+            None => None,
+            Some(v) => Some(GrantPolicyInput::from_value(&v)?),
+        },
         allow_user_policy_rules: o
-            .bool("allowUserPolicyRules")?
+            .boolean("allow_user_policy_rules")?
             .unwrap_or(d.allow_user_policy_rules),
-        direct: o.bool("direct")?.unwrap_or(d.direct),
+        direct: o.boolean("direct")?.unwrap_or(d.direct),
     };
     o.finish()?;
     Ok(h)

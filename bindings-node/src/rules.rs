@@ -4,7 +4,7 @@
 //! (the body keeps its wire names). Validation is the core's; a bad rule
 //! throws its `AlterValueError`.
 
-use crate::convert::Opts;
+use crate::client::js_options;
 use crate::errors;
 use alter_core::{ContentMatchRule, ContentParamCondition, Error, TimeWindows};
 use napi::bindgen_prelude::*;
@@ -37,7 +37,7 @@ fn to_js_rule(v: Value) -> Value {
 }
 
 fn content_match(options: &str) -> CoreResult<Value> {
-    let mut o = Opts::new("contentMatchRule", Some(parse(options)?))?;
+    let mut o = js_options("contentMatchRule", Some(parse(options)?))?;
     let params = match o.take("params") {
         None => Vec::new(),
         Some(Value::Array(items)) => items
@@ -51,12 +51,12 @@ fn content_match(options: &str) -> CoreResult<Value> {
         }
     };
     let rule = ContentMatchRule {
-        operations: o.str_list("operations")?,
-        families: o.str_list("families")?,
+        operations: o.strings("operations")?,
+        families: o.strings("families")?,
         params,
-        effect: o.str("effect")?.unwrap_or_else(|| "deny".into()),
-        redact_fields: o.str_list("redactFields")?,
-        max_session_age_seconds: o.i64("maxSessionAgeSeconds")?,
+        effect: o.string("effect")?.unwrap_or_else(|| "deny".into()),
+        redact_fields: o.strings("redact_fields")?,
+        max_session_age_seconds: o.int("max_session_age_seconds")?,
     };
     o.finish()?;
     alter_core::content_match_rule(&rule).map(to_js_rule)

@@ -1,7 +1,7 @@
 //! `LocalVault` (`@alter-ai/alter-sdk/testing`): the embedded local vault,
 //! started in-process on loopback, and its operator API.
 
-use crate::convert::{camel_keys, Args};
+use crate::convert::{camel_keys, Positional};
 use crate::errors::Failure;
 use crate::promise::{self, Out};
 use alter_devserver::{Admin, AdminError, DevServer, ServerOptions};
@@ -27,16 +27,7 @@ fn snake_keys(v: Value) -> Value {
         Value::Object(m) => {
             let mut out = Map::new();
             for (k, v) in m {
-                let mut s = String::with_capacity(k.len() + 4);
-                for c in k.chars() {
-                    if c.is_ascii_uppercase() {
-                        s.push('_');
-                        s.push(c.to_ascii_lowercase());
-                    } else {
-                        s.push(c);
-                    }
-                }
-                out.insert(s, v);
+                out.insert(alter_core::ops::snake_case(&k), v);
             }
             Value::Object(out)
         }
@@ -44,7 +35,7 @@ fn snake_keys(v: Value) -> Value {
     }
 }
 
-fn body_arg(a: &Args, i: usize) -> Value {
+fn body_arg(a: &Positional, i: usize) -> Value {
     a.value(i).map(snake_keys).unwrap_or_else(|| json!({}))
 }
 
@@ -104,7 +95,7 @@ impl NativeLocalVault {
                 admin.ok_or_else(|| Failure::Other("the local vault is not running".into()))?;
             let args: Value = serde_json::from_str(&args)
                 .map_err(|_| Failure::Other("arguments are not valid JSON".into()))?;
-            let v = admin_call(&admin, &op, Args::new("admin", args)).await?;
+            let v = admin_call(&admin, &op, Positional::new("admin", args)).await?;
             Ok(Out::Json(camel_keys(v)))
         })
     }
@@ -116,7 +107,7 @@ impl Default for NativeLocalVault {
     }
 }
 
-async fn admin_call(admin: &Admin, op: &str, a: Args) -> std::result::Result<Value, Failure> {
+async fn admin_call(admin: &Admin, op: &str, a: Positional) -> std::result::Result<Value, Failure> {
     let s = |i: usize, name: &str| a.str(i, name).map_err(Failure::Core);
     let v = match op {
         "health" => admin.health().await.map_err(admin_failure)?,

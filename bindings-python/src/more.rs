@@ -10,6 +10,7 @@ use alter_core::connect::{
     ConnectEvent, ConnectEventSink, ConnectForErrorOptions, ConnectSessionOptions,
     HeadlessConnectOptions, ManagedSecretConnectOptions, ManagedSecretConnectTarget, SystemBrowser,
 };
+use alter_core::error::ErrorIdentity;
 use alter_core::grants::{DelegateOptions, GrantPolicyInput, GrantPrincipal, MintGrantPolicy};
 use alter_core::{DeriveKey, Error};
 use pyo3::prelude::*;
@@ -160,50 +161,20 @@ fn core_error(py: Python<'_>, exc: &Bound<'_, PyAny>) -> PyResult<Error> {
         }
     }
     let kind = kind.unwrap_or_else(|| "AlterSDKError".into());
-    let mut err = Error::from_kind(&kind, message, details)
-        .unwrap_or_else(|| Error::sdk("unknown error class"));
     let attr = |name: &str| -> Option<String> {
         exc.getattr(name)
             .ok()
             .filter(|v| !v.is_none())
             .and_then(|v| v.str().ok().map(|s| s.to_string()))
     };
-    match &mut err {
-        Error::NoDelegatedGrant {
-            provider_id,
-            agent_id,
-            app_user_id,
-            ..
-        }
-        | Error::GrantNotFound {
-            provider_id,
-            agent_id,
-            app_user_id,
-            ..
-        }
-        | Error::AgentDelegationMissing {
-            provider_id,
-            agent_id,
-            app_user_id,
-            ..
-        } => {
-            *provider_id = attr("provider_id");
-            *agent_id = attr("agent_id");
-            *app_user_id = attr("app_user_id");
-        }
-        Error::CredentialRevoked {
-            grant_id,
-            provider_id,
-            app_user_id,
-            ..
-        } => {
-            *grant_id = attr("grant_id").map(Value::String);
-            *provider_id = attr("provider_id");
-            *app_user_id = attr("app_user_id");
-        }
-        _ => {}
-    }
-    Ok(err)
+    let ids = ErrorIdentity {
+        provider_id: attr("provider_id"),
+        agent_id: attr("agent_id"),
+        app_user_id: attr("app_user_id"),
+        grant_id: attr("grant_id").map(Value::String),
+    };
+    Ok(Error::from_kind_with_identity(&kind, message, details, ids)
+        .unwrap_or_else(|| Error::sdk("unknown error class")))
 }
 
 /// `UserSpan` models (or dicts) as the core's spans.

@@ -95,6 +95,16 @@ pub struct GrantCandidate {
     pub account_display_name: Option<String>,
 }
 
+/// The identifiers some error classes carry (see [`Error::with_identity`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ErrorIdentity {
+    pub provider_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub app_user_id: Option<String>,
+    /// The wire value as the error held it (normally a string).
+    pub grant_id: Option<Value>,
+}
+
 /// One developer credential the caller may pick with `credential_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CredentialChoice {
@@ -1399,6 +1409,94 @@ impl Error {
             },
             _ => return None,
         })
+    }
+
+    /// [`Error::from_kind`] with the identifiers a binding read back from
+    /// its own error object, set by [`Error::with_identity`]. This is how an
+    /// error a caller hands back (`create_connect_session_for_error`) is
+    /// rebuilt with its recovery context.
+    pub fn from_kind_with_identity(
+        kind: &str,
+        message: impl Into<String>,
+        details: Details,
+        ids: ErrorIdentity,
+    ) -> Option<Self> {
+        Error::from_kind(kind, message, details).map(|e| e.with_identity(ids))
+    }
+
+    /// Sets each identifier on the variants that carry it; the others
+    /// ignore it. A `grant_id` that is not a string becomes its JSON text
+    /// where the variant holds text.
+    pub fn with_identity(mut self, ids: ErrorIdentity) -> Self {
+        let ErrorIdentity {
+            provider_id: provider,
+            agent_id: agent,
+            app_user_id: app_user,
+            grant_id: grant,
+        } = ids;
+        let grant_text = || match &grant {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => Some(other.to_string()),
+        };
+        match &mut self {
+            Error::GrantExpired {
+                provider_id,
+                agent_id,
+                app_user_id,
+                ..
+            }
+            | Error::GrantNotFound {
+                provider_id,
+                agent_id,
+                app_user_id,
+                ..
+            }
+            | Error::AgentDelegationMissing {
+                provider_id,
+                agent_id,
+                app_user_id,
+                ..
+            }
+            | Error::NoDelegatedGrant {
+                provider_id,
+                agent_id,
+                app_user_id,
+                ..
+            } => {
+                *provider_id = provider;
+                *agent_id = agent;
+                *app_user_id = app_user;
+            }
+            Error::CredentialRevoked {
+                grant_id,
+                provider_id,
+                app_user_id,
+                ..
+            } => {
+                *grant_id = grant;
+                *provider_id = provider;
+                *app_user_id = app_user;
+            }
+            Error::GrantRevoked { grant_id, .. }
+            | Error::TokenRefreshInProgress { grant_id, .. } => *grant_id = grant,
+            Error::AmbiguousGrant { provider_id, .. } => *provider_id = provider,
+            Error::ScopeReauthRequired {
+                grant_id,
+                provider_id,
+                ..
+            }
+            | Error::ProviderUnauthorized {
+                grant_id,
+                provider_id,
+                ..
+            } => {
+                *grant_id = grant_text();
+                *provider_id = provider;
+            }
+            _ => {}
+        }
+        self
     }
 
     /// Adds `details["status_code"] = status` when the key is missing
@@ -3438,5 +3536,80 @@ mod tests {
         // status attribute alone is not enough: the spec reads details
         let e = Error::backend("x", Details::new(), Some(503));
         assert!(!is_transient_approval_error(&e));
+    }
+
+    #[test]
+    fn identity_is_set_on_the_variants_that_carry_it() {
+        let ids = ErrorIdentity {
+            provider_id: Some("google".into()),
+            agent_id: Some("a1".into()),
+            app_user_id: Some("u1".into()),
+            grant_id: Some(json!("g1")),
+        };
+        let e = Error::from_kind_with_identity(
+            "NoDelegatedGrantError",
+            "m",
+            Details::new(),
+            ids.clone(),
+        )
+        .unwrap();
+        match &e {
+            Error::NoDelegatedGrant {
+                provider_id,
+                agent_id,
+                app_user_id,
+                ..
+            } => {
+                assert_eq!(provider_id.as_deref(), Some("google"));
+                assert_eq!(agent_id.as_deref(), Some("a1"));
+                assert_eq!(app_user_id.as_deref(), Some("u1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(e.message(), "m");
+        match Error::from_kind_with_identity(
+            "CredentialRevokedError",
+            "m",
+            Details::new(),
+            ids.clone(),
+        ) {
+            Some(Error::CredentialRevoked {
+                grant_id,
+                provider_id,
+                app_user_id,
+                ..
+            }) => {
+                assert_eq!(grant_id, Some(json!("g1")));
+                assert_eq!(provider_id.as_deref(), Some("google"));
+                assert_eq!(app_user_id.as_deref(), Some("u1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Text fields take a non-string grant id as its JSON text.
+        let numeric = ErrorIdentity {
+            grant_id: Some(json!(42)),
+            ..ids.clone()
+        };
+        match Error::from_kind_with_identity(
+            "ScopeReauthRequiredError",
+            "m",
+            Details::new(),
+            numeric,
+        ) {
+            Some(Error::ScopeReauthRequired { grant_id, .. }) => {
+                assert_eq!(grant_id.as_deref(), Some("42"))
+            }
+            other => panic!("{other:?}"),
+        }
+        // Classes without identifiers are left as they are.
+        let plain = Error::from_kind("AlterValueError", "m", Details::new()).unwrap();
+        assert_eq!(plain.clone().with_identity(ids), plain);
+        assert!(Error::from_kind_with_identity(
+            "NoSuchError",
+            "m",
+            Details::new(),
+            ErrorIdentity::default()
+        )
+        .is_none());
     }
 }

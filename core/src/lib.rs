@@ -26,6 +26,7 @@ pub mod identity;
 pub mod inject;
 pub mod json;
 pub mod keys;
+pub mod ops;
 pub mod principals;
 pub mod provider_url;
 pub mod proxy;

@@ -3,6 +3,7 @@
 
 use crate::error::AlterError;
 use crate::AlterStatus;
+use alter_core::ops::OpError;
 use alter_core::Error;
 use std::any::Any;
 use std::ffi::{c_char, CStr, CString};
@@ -47,6 +48,20 @@ impl Fail {
         Fail {
             status: AlterStatus::ALTER_PANIC,
             error: Error::sdk(format!("internal error in {entry}: {what}")),
+        }
+    }
+}
+
+/// An argument refused by the core's reader is the caller's mistake
+/// (`ALTER_INVALID_ARGUMENT`); any other failure is the SDK's answer.
+impl From<OpError> for Fail {
+    fn from(e: OpError) -> Fail {
+        match e {
+            OpError::Arguments(error) => Fail {
+                status: AlterStatus::ALTER_INVALID_ARGUMENT,
+                error,
+            },
+            OpError::Failed(error) => Fail::from(error),
         }
     }
 }

@@ -33,7 +33,6 @@ mod error;
 
 mod guard;
 mod options;
-mod surface;
 
 pub use client::{AlterAgent, AlterApp, AlterClient};
 pub use error::AlterError;

@@ -1,326 +1,65 @@
-//! Management calls that answer with JSON: the `agents` namespace, `me`,
-//! grants, and `alter_call`, the generic JSON-in/JSON-out entry point that
-//! reaches every one of them by name.
+//! `alter_call`, the generic JSON-in/JSON-out entry point, and the typed
+//! functions built on it. The operations themselves are the core's table
+//! (`alter_core::ops`); this file only converts C strings and statuses and
+//! adds the two operations that are about the C library itself
+//! (`client.info` and, in debug builds, `internal.panic`).
 
-use crate::client::{AlterAgent, AlterApp, AlterClient};
+use crate::client::{AlterAgent, AlterApp, AlterClient, Principal};
 use crate::error::AlterError;
 use crate::guard::{block, entry, give, handle, opt_str, out_ptr, req_str, Fail, FfiResult};
 use crate::json::AlterJson;
-use crate::options::{object, Fields};
-use crate::surface::string_list;
+use crate::options::object;
 use crate::AlterStatus;
-use alter_core::grants::{
-    DelegateOptions, GrantPolicyInput, GrantPrincipal, ListGrants, MintGrantPolicy,
-};
-use alter_core::{CreateAgent, Error, Principal, UpdateAgent};
-use serde::Serialize;
+use alter_core::ops::{self, Args, Target};
 use serde_json::{json, Map, Value};
 use std::ffi::c_char;
 
-fn to_json<T: Serialize>(v: &T) -> FfiResult<Value> {
-    serde_json::to_value(v)
-        .map_err(|_| Fail::from(Error::sdk("could not render the result as JSON")))
-}
-
-fn required(f: &mut Fields, key: &str) -> FfiResult<String> {
-    f.string(key)?
-        .ok_or_else(|| Fail::invalid(format!("\"{key}\" is required")))
-}
-
-/// The App behind a client, or the error for an App-only operation.
-fn app_of<'a>(c: &'a AlterClient, op: &str) -> FfiResult<&'a alter_core::App> {
-    c.app()
-        .ok_or_else(|| Fail::invalid(format!("{op} needs an App client")))
-}
-
-fn agent_of<'a>(c: &'a AlterClient, op: &str) -> FfiResult<&'a alter_core::Agent> {
-    c.agent()
-        .ok_or_else(|| Fail::invalid(format!("{op} needs an Agent client")))
-}
-
-/// The arguments of `list_grants` (see `alter_list_grants`).
-fn list_grants_args(f: &mut Fields) -> FfiResult<ListGrants> {
-    let d = ListGrants::default();
-    Ok(ListGrants {
-        provider_id: f.string("provider_id")?,
-        status: f.string("status")?,
-        account: f.string("account")?,
-        label: f.string("label")?,
-        end_user_token: f.string("end_user_token")?,
-        limit: f.int("limit")?.unwrap_or(d.limit),
-        offset: f.int("offset")?.unwrap_or(d.offset),
-    })
+fn target(c: &AlterClient) -> Target<'_> {
+    match &c.principal {
+        Principal::App(a) => Target::App(a),
+        Principal::Agent(a) => Target::Agent(a),
+    }
 }
 
 /// Runs one named operation. Every argument is read (and unknown ones are
 /// refused) before anything is sent.
 fn dispatch(c: &AlterClient, op: &str, args: Map<String, Value>) -> FfiResult<Value> {
-    let what = format!("{op} arguments");
-    let mut f = Fields::new(&what, args);
     match op {
-        "agents.create" => {
-            let app = app_of(c, op)?;
-            let a = CreateAgent {
-                name: required(&mut f, "name")?,
-                scopes: f.object("scopes")?,
-                display_name: f.string("display_name")?,
-                agent_type: f.string("type")?,
-                metadata: f.object("metadata")?,
-                policy: f.object("policy")?,
-                idempotency_key: f.string("idempotency_key")?,
-            };
-            f.finish()?;
-            to_json(&block(app.agents().create(a))?)
-        }
-        "agents.list" => {
-            let app = app_of(c, op)?;
-            let include_revoked = f.boolean("include_revoked")?.unwrap_or(false);
-            let limit = f.int("limit")?.unwrap_or(100);
-            let offset = f.int("offset")?.unwrap_or(0);
-            f.finish()?;
-            to_json(&block(app.agents().list(include_revoked, limit, offset))?)
-        }
-        "agents.get" | "agents.suspend" | "agents.resume" | "agents.delete" => {
-            let app = app_of(c, op)?;
-            let id = required(&mut f, "agent_id")?;
-            f.finish()?;
-            let agents = app.agents();
-            let info = match op {
-                "agents.get" => block(agents.get(&id)),
-                "agents.suspend" => block(agents.suspend(&id)),
-                "agents.resume" => block(agents.resume(&id)),
-                _ => block(agents.delete(&id)),
-            }?;
-            to_json(&info)
-        }
-        "agents.get_by_name" => {
-            let app = app_of(c, op)?;
-            let name = required(&mut f, "name")?;
-            f.finish()?;
-            to_json(&block(app.agents().get_by_name(&name))?)
-        }
-        "agents.update" => {
-            let app = app_of(c, op)?;
-            let id = required(&mut f, "agent_id")?;
-            let u = UpdateAgent {
-                display_name: f.string("display_name")?,
-                metadata: f.object("metadata")?,
-                scopes: f.object("scopes")?,
-                expected_version: f.int("expected_version")?,
-                grace_seconds: f.int("grace_seconds")?,
-                policy: f.object("policy")?,
-            };
-            f.finish()?;
-            to_json(&block(app.agents().update(&id, u))?)
-        }
-        "agents.mint_key" | "agents.list_keys" => {
-            let app = app_of(c, op)?;
-            let id = required(&mut f, "agent_id")?;
-            f.finish()?;
-            if op == "agents.mint_key" {
-                to_json(&block(app.agents().mint_key(&id))?)
-            } else {
-                to_json(&block(app.agents().list_keys(&id))?)
-            }
-        }
-        "agents.deprecate_key" | "agents.undeprecate_key" | "agents.revoke_key" => {
-            let app = app_of(c, op)?;
-            let id = required(&mut f, "agent_id")?;
-            let key_id = required(&mut f, "key_id")?;
-            let force = if op == "agents.revoke_key" {
-                f.boolean("force")?.unwrap_or(false)
-            } else {
-                false
-            };
-            f.finish()?;
-            let agents = app.agents();
-            let key = match op {
-                "agents.deprecate_key" => block(agents.deprecate_key(&id, &key_id)),
-                "agents.undeprecate_key" => block(agents.undeprecate_key(&id, &key_id)),
-                _ => block(agents.revoke_key(&id, &key_id, force)),
-            }?;
-            let mut v = to_json(&key)?;
-            if let Value::Object(m) = &mut v {
-                m.insert("status".into(), key.status().into());
-            }
-            Ok(v)
-        }
-        "list_grants" => {
-            let q = list_grants_args(&mut f)?;
-            f.finish()?;
-            to_json(&block(c.client().list_grants(&q))?)
-        }
-        "revoke_grant" => {
-            let app = app_of(c, op)?;
-            let id = required(&mut f, "grant_id")?;
-            let reason = f.string("reason")?;
-            f.finish()?;
-            to_json(&block(app.revoke_grant(&id, reason.as_deref()))?)
-        }
-        "create_managed_secret_grant" => {
-            let id = required(&mut f, "managed_secret_id")?;
-            let principal = f
-                .take("principal")
-                .ok_or_else(|| Fail::invalid("\"principal\" is required"))?;
-            let principal = GrantPrincipal::from_value(&principal)?;
-            let policy = match f.take("grant_policy") {
-                Some(v) => Some(GrantPolicyInput::from_value(&v)?),
-                None => None,
-            };
-            let credential_id = f.string("credential_id")?;
-            f.finish()?;
-            let created = match (c.client().principal(), principal) {
-                (Principal::App, p) => block(c.app().expect("app").create_managed_secret_grant(
-                    &id,
-                    &p,
-                    policy.as_ref(),
-                    credential_id.as_deref(),
-                ))?,
-                (Principal::Agent, GrantPrincipal::Agent(p)) => {
-                    block(c.agent().expect("agent").create_managed_secret_grant(
-                        &id,
-                        &p,
-                        policy.as_ref(),
-                        credential_id.as_deref(),
-                    ))?
-                }
-                (Principal::Agent, _) => {
-                    return Err(Fail::invalid(
-                        "an Agent issues grants only to itself: principal must be {\"type\": \"agent\"}",
-                    ))
-                }
-            };
-            to_json(&created)
-        }
-        "mint_grant" => {
-            let app = app_of(c, op)?;
-            let source = required(&mut f, "source_grant_id")?;
-            let label = required(&mut f, "label")?;
-            let policy = f.object("grant_policy")?.map(MintGrantPolicy::Raw);
-            let tags = string_list(&mut f, "grant_tags")?;
-            f.finish()?;
-            to_json(&block(app.mint_grant(
-                &source,
-                &label,
-                policy.as_ref(),
-                tags.as_deref(),
-            ))?)
-        }
-        "revoke_delegation" => {
-            let id = required(&mut f, "grant_id")?;
-            match &c.principal {
-                crate::client::Principal::App(app) => {
-                    let agent_id = required(&mut f, "agent_id")?;
-                    f.finish()?;
-                    block(app.revoke_delegation(&id, &agent_id))?;
-                }
-                crate::client::Principal::Agent(agent) => {
-                    f.finish()?;
-                    block(agent.revoke_delegation(&id))?;
-                }
-            }
-            Ok(Value::Null)
-        }
-        "delegate" => {
-            let agent = agent_of(c, op)?;
-            let id = required(&mut f, "grant_id")?;
-            let to = required(&mut f, "to_agent_id")?;
-            let o = DelegateOptions {
-                delegable: f.boolean("delegable")?,
-                scope_constraint: string_list(&mut f, "scope_constraint")?,
-                ttl_seconds: f.int("ttl_seconds")?,
-            };
-            f.finish()?;
-            to_json(&block(agent.delegate(&id, &to, &o))?)
-        }
-        "oauth_providers.list" => {
-            let force = f.boolean("force_refresh")?.unwrap_or(false);
-            f.finish()?;
-            let catalog = match &c.principal {
-                crate::client::Principal::App(a) => block(a.oauth_providers().list(force)),
-                crate::client::Principal::Agent(a) => block(a.oauth_providers().list(force)),
-            }?;
-            to_json(&catalog)
-        }
-        "provider_specs.list" => {
-            let kind = f.string("kind")?;
-            f.finish()?;
-            to_json(&block(c.client().provider_specs().list(kind.as_deref()))?)
-        }
-        "provider_specs.get" => {
-            let kind = required(&mut f, "kind")?;
-            let provider = required(&mut f, "provider_id")?;
-            f.finish()?;
-            to_json(&block(c.client().provider_specs().get(&kind, &provider))?)
-        }
-        "provider_specs.list_operations" => {
-            let kind = required(&mut f, "kind")?;
-            let provider = required(&mut f, "provider_id")?;
-            let search = f.string("search")?;
-            let limit = f.int("limit")?.unwrap_or(100);
-            let offset = f.int("offset")?.unwrap_or(0);
-            f.finish()?;
-            to_json(&block(c.client().provider_specs().list_operations(
-                &kind,
-                &provider,
-                search.as_deref(),
-                limit,
-                offset,
-            ))?)
-        }
-        "provider_specs.get_operation" => {
-            let kind = required(&mut f, "kind")?;
-            let provider = required(&mut f, "provider_id")?;
-            let operation = required(&mut f, "operation_id")?;
-            f.finish()?;
-            to_json(&block(
-                c.client()
-                    .provider_specs()
-                    .get_operation(&kind, &provider, &operation),
-            )?)
-        }
-        "me" => {
-            let agent = agent_of(c, op)?;
-            f.finish()?;
-            to_json(&block(agent.me())?)
-        }
-        "get_approval_status" => {
-            let id = required(&mut f, "approval_id")?;
-            let wait = f.number("wait_seconds")?.unwrap_or(0.0);
-            f.finish()?;
-            to_json(&block(c.client().get_approval_status(&id, wait))?)
-        }
         "client.info" => {
-            f.finish()?;
-            let cl = c.client();
-            let rate = cl.last_rate_limit().map(|r| {
-                json!({
-                    "limit": r.limit,
-                    "remaining": r.remaining,
-                    "reset_at_unix": r.reset_at.unix_timestamp(),
-                })
-            });
-            Ok(json!({
-                "principal": match cl.principal() {
-                    Principal::App => "app",
-                    Principal::Agent => "agent",
-                },
-                "base_url": cl.base_url(),
-                "caller": cl.caller(),
-                "caller_type": cl.caller_type().as_str(),
-                "timeout_seconds": cl.timeout().as_secs_f64(),
-                "actor_id": cl.actor_id(),
-                "closed": cl.is_closed(),
-                "last_rate_limit": rate,
-                "last_retry_info": cl.last_retry_info(),
-            }))
+            Args::new("client.info arguments", args).finish()?;
+            Ok(client_info(c))
         }
         // Test hook of the panic boundary (tests/c/errors.c); debug builds only.
         #[cfg(debug_assertions)]
         "internal.panic" => panic!("deliberate panic (test hook)"),
-        _ => crate::surface::dispatch(c, op, &mut f)
-            .unwrap_or_else(|| Err(Fail::invalid(format!("unknown operation \"{op}\"")))),
+        _ => Ok(block(ops::call(target(c), op, args))?),
     }
+}
+
+/// What the C caller may want to know about its handle.
+fn client_info(c: &AlterClient) -> Value {
+    let cl = c.client();
+    let rate = cl.last_rate_limit().map(|r| {
+        json!({
+            "limit": r.limit,
+            "remaining": r.remaining,
+            "reset_at_unix": r.reset_at.unix_timestamp(),
+        })
+    });
+    json!({
+        "principal": match c.principal {
+            Principal::App(_) => "app",
+            Principal::Agent(_) => "agent",
+        },
+        "base_url": cl.base_url(),
+        "caller": cl.caller(),
+        "caller_type": cl.caller_type().as_str(),
+        "timeout_seconds": cl.timeout().as_secs_f64(),
+        "actor_id": cl.actor_id(),
+        "closed": cl.is_closed(),
+        "last_rate_limit": rate,
+        "last_retry_info": cl.last_retry_info(),
+    })
 }
 
 /// The generic JSON-in/JSON-out call: runs the operation named `operation`
@@ -366,7 +105,14 @@ fn dispatch(c: &AlterClient, op: &str, args: Map<String, Value>) -> FfiResult<Va
 /// Both:
 ///   list_grants        {provider_id?, status?, account?, label?, end_user_token?,
 ///                       limit? (100), offset? (0)} → see alter_list_grants
-///   get_approval_status {approval_id, wait_seconds?} → approval status
+///   get_approval_status {approval_id, wait_seconds?} → approval status +
+///                                                  is_terminal
+///   await_approval     {approval_id, timeout_seconds? (300),
+///                       poll_interval_seconds? (2)} → {approval_id, status_code,
+///                                                  headers, body_b64,
+///                                                  body_truncated, duration_ms,
+///                                                  credential_hint, status:
+///                                                  "executed"}
 ///   create_managed_secret_grant {managed_secret_id, principal, grant_policy?,
 ///                       credential_id?}          → {grant_id, principal_type,
 ///                                                  label, created_at, credential_id}
@@ -388,6 +134,12 @@ fn dispatch(c: &AlterClient, op: &str, args: Map<String, Value>) -> FfiResult<Va
 ///                       delegable?, scope_constraint?, switch_account?,
 ///                       allow_user_policy_rules? (true)} → {session_token,
 ///                                                  connect_url, expires_in, expires_at}
+///   create_connect_session_for_error {error: {kind, message?, details?,
+///                       provider_id?, agent_id?, app_user_id?, grant_id?},
+///                       allowed_origin?, return_url?, metadata?, grant_policy?,
+///                       required_scopes?, user_token?} → as create_connect_session
+///                       (kind: "NoDelegatedGrantError", "GrantNotFoundError" or
+///                       "CredentialRevokedError", with the error's fields)
 ///   poll_connect_session {session_token, timeout_seconds? (300),
 ///                       poll_interval_seconds? (2)} → [connect result, ...]
 ///   create_managed_secret_connect_session {user_token, provider? | template_slug?,
@@ -402,12 +154,14 @@ fn dispatch(c: &AlterClient, op: &str, args: Map<String, Value>) -> FfiResult<Va
 ///                       Agent: app_user_id?}     → identity assertion
 ///   keys.derive        {scopes, expires_in, cidr_allowlist?, name?, metadata?,
 ///                       rate_limit_rpm?}         → minted key (api_key shown once)
+///                                                  + status
 ///   keys.rotate        {key_id, overlap_days? (7)} → minted key (the successor)
-///   keys.revoke        {key_id, force?}          → key record
+///                                                  + status
+///   keys.revoke        {key_id, force?}          → key record + status
 ///   scopes.list        {}                        → the scope catalog
-///   spans.emit         {spans: [{trace_id, name, start_time (RFC 3339),
-///                       span_id?, parent_span_id?, end_time?, attributes?
-///                       {name: "value"}}]}       → emit result
+///   spans.emit         {spans: [{trace_id, name, start_time (RFC 3339 or epoch
+///                       ms), span_id?, parent_span_id?, end_time?, attributes?
+///                       {name: "value"} | [[name, value], ...]}]} → emit result
 ///   client.info        {}                        → {principal, base_url, caller,
 ///                                                  caller_type, timeout_seconds,
 ///                                                  actor_id, closed,
@@ -419,7 +173,7 @@ fn dispatch(c: &AlterClient, op: &str, args: Map<String, Value>) -> FfiResult<Va
 /// rate_limit_per_minute, version, created_at, last_used_at,
 /// parent_agent_id, stored_legacy_managed_secret_names}`. Key record:
 /// `{key_id, key_prefix, name, created_at, deprecated_at, revoked_at,
-/// last_used_at}` (+ `status` for the key actions). An operation the
+/// last_used_at, status}`. An operation the
 /// client's principal cannot perform, or an unknown one, fails with
 /// `ALTER_INVALID_ARGUMENT`.
 #[no_mangle]
@@ -511,8 +265,14 @@ pub unsafe extern "C" fn alter_agents_list(
     entry("alter_agents_list", error_out, || {
         let out = out_ptr(result_out, "result_out")?;
         let app = handle(app, "app")?;
-        let list = block(app.app().agents().list(include_revoked, limit, offset))?;
-        give(out, AlterJson::new(to_json(&list)?));
+        let mut args = Map::new();
+        args.insert("include_revoked".into(), include_revoked.into());
+        args.insert("limit".into(), limit.into());
+        args.insert("offset".into(), offset.into());
+        give(
+            out,
+            AlterJson::new(dispatch(&app.view, "agents.list", args)?),
+        );
         Ok(())
     })
 }
@@ -529,8 +289,10 @@ pub unsafe extern "C" fn alter_agent_me(
     entry("alter_agent_me", error_out, || {
         let out = out_ptr(result_out, "result_out")?;
         let agent = handle(agent, "agent")?;
-        let me = block(agent.agent().me())?;
-        give(out, AlterJson::new(to_json(&me)?));
+        give(
+            out,
+            AlterJson::new(dispatch(&agent.view, "me", Map::new())?),
+        );
         Ok(())
     })
 }

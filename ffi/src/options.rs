@@ -1,8 +1,10 @@
 //! The JSON option objects the C functions accept, parsed into the core's
-//! option structs. Unknown keys are refused so that a misspelt option fails
-//! loudly instead of being ignored.
+//! option structs with the core's argument reader (`alter_core::ops::Args`).
+//! Unknown keys are refused so that a misspelt option fails loudly instead
+//! of being ignored.
 
 use crate::guard::{Fail, FfiResult};
+use alter_core::ops::Args;
 use alter_core::{
     CallerType, ClientOptions, ProxyOptions, QueryParams, QueryValue, RequestOptions, RetryPolicy,
 };
@@ -24,149 +26,43 @@ pub(crate) fn object(text: Option<&str>, what: &str) -> FfiResult<Map<String, Va
     }
 }
 
-/// Reads fields out of an options object, remembering which were used.
-pub(crate) struct Fields<'a> {
-    what: &'a str,
-    map: Map<String, Value>,
-}
-
-impl<'a> Fields<'a> {
-    pub fn new(what: &'a str, map: Map<String, Value>) -> Fields<'a> {
-        Fields { what, map }
-    }
-
-    fn bad(&self, key: &str, expected: &str) -> Fail {
-        Fail::invalid(format!("{}: \"{key}\" must be {expected}", self.what))
-    }
-
-    /// Takes a present, non-null value.
-    pub fn take(&mut self, key: &str) -> Option<Value> {
-        self.map.remove(key).filter(|v| !v.is_null())
-    }
-
-    pub fn string(&mut self, key: &str) -> FfiResult<Option<String>> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(self.bad(key, "a string")),
-        }
-    }
-
-    pub fn boolean(&mut self, key: &str) -> FfiResult<Option<bool>> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(b)),
-            Some(_) => Err(self.bad(key, "a boolean")),
-        }
-    }
-
-    pub fn int(&mut self, key: &str) -> FfiResult<Option<i64>> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(v) => v
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| self.bad(key, "an integer")),
-        }
-    }
-
-    pub fn number(&mut self, key: &str) -> FfiResult<Option<f64>> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(v) => v
-                .as_f64()
-                .map(Some)
-                .ok_or_else(|| self.bad(key, "a number")),
-        }
-    }
-
-    pub fn object(&mut self, key: &str) -> FfiResult<Option<Map<String, Value>>> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(m)),
-            Some(_) => Err(self.bad(key, "an object")),
-        }
-    }
-
-    /// `{"name": "value", ...}` or `[["name", "value"], ...]` (order kept,
-    /// repeats allowed in the array form).
-    pub fn pairs(&mut self, key: &str) -> FfiResult<Option<Vec<(String, String)>>> {
-        let expected = "an object of strings or an array of [name, value] string pairs";
-        match self.take(key) {
-            None => Ok(None),
-            Some(Value::Object(m)) => m
-                .into_iter()
-                .map(|(k, v)| match v {
-                    Value::String(s) => Ok((k, s)),
-                    _ => Err(self.bad(key, expected)),
-                })
-                .collect::<FfiResult<Vec<_>>>()
-                .map(Some),
-            Some(Value::Array(a)) => a
-                .into_iter()
-                .map(|pair| match pair {
-                    Value::Array(p) => match p.as_slice() {
-                        [Value::String(k), Value::String(v)] => Ok((k.clone(), v.clone())),
-                        _ => Err(self.bad(key, expected)),
-                    },
-                    _ => Err(self.bad(key, expected)),
-                })
-                .collect::<FfiResult<Vec<_>>>()
-                .map(Some),
-            Some(_) => Err(self.bad(key, expected)),
-        }
-    }
-
-    /// Query parameters: `{"name": scalar | [scalars]}` or an array of
-    /// `[name, scalar | [scalars]]` pairs.
-    pub fn query(&mut self, key: &str) -> FfiResult<Option<QueryParams>> {
-        let expected = "an object (or array of [name, value] pairs) of strings, numbers, booleans, null or arrays of those";
-        let entries: Vec<(String, Value)> = match self.take(key) {
-            None => return Ok(None),
-            Some(Value::Object(m)) => m.into_iter().collect(),
-            Some(Value::Array(a)) => a
-                .into_iter()
-                .map(|pair| match pair {
-                    Value::Array(p) if p.len() == 2 => match (&p[0], &p[1]) {
-                        (Value::String(k), v) => Ok((k.clone(), v.clone())),
-                        _ => Err(self.bad(key, expected)),
-                    },
-                    _ => Err(self.bad(key, expected)),
-                })
-                .collect::<FfiResult<Vec<_>>>()?,
-            Some(_) => return Err(self.bad(key, expected)),
+/// Query parameters: `{"name": scalar | [scalars]}` or an array of
+/// `[name, scalar | [scalars]]` pairs.
+fn query(f: &mut Args, key: &str) -> FfiResult<Option<QueryParams>> {
+    let bad = |f: &Args| {
+        Fail::from(f.error(format_args!(
+            "'{key}' must be an object (or array of [name, value] pairs) of strings, numbers, booleans, null or arrays of those"
+        )))
+    };
+    let entries: Vec<(String, Value)> = match f.take(key) {
+        None => return Ok(None),
+        Some(Value::Object(m)) => m.into_iter().collect(),
+        Some(Value::Array(a)) => a
+            .into_iter()
+            .map(|pair| match pair {
+                Value::Array(p) if p.len() == 2 => match (&p[0], &p[1]) {
+                    (Value::String(k), v) => Ok((k.clone(), v.clone())),
+                    _ => Err(bad(f)),
+                },
+                _ => Err(bad(f)),
+            })
+            .collect::<FfiResult<Vec<_>>>()?,
+        Some(_) => return Err(bad(f)),
+    };
+    let mut out = QueryParams::new();
+    for (k, v) in entries {
+        let qv = match v {
+            Value::Array(items) => QueryValue::List(
+                items
+                    .into_iter()
+                    .map(|i| scalar(i).ok_or_else(|| bad(f)))
+                    .collect::<FfiResult<Vec<_>>>()?,
+            ),
+            other => scalar(other).ok_or_else(|| bad(f))?,
         };
-        let mut out = QueryParams::new();
-        for (k, v) in entries {
-            let qv = match v {
-                Value::Array(items) => QueryValue::List(
-                    items
-                        .into_iter()
-                        .map(|i| scalar(i).ok_or_else(|| self.bad(key, expected)))
-                        .collect::<FfiResult<Vec<_>>>()?,
-                ),
-                other => scalar(other).ok_or_else(|| self.bad(key, expected))?,
-            };
-            out.push((k, qv));
-        }
-        Ok(Some(out))
+        out.push((k, qv));
     }
-
-    /// Fails on any key not taken.
-    pub fn finish(self) -> FfiResult<()> {
-        self.finish_ref()
-    }
-
-    /// As [`Fields::finish`], for a borrowed reader.
-    pub fn finish_ref(&self) -> FfiResult<()> {
-        match self.map.keys().next() {
-            None => Ok(()),
-            Some(k) => Err(Fail::invalid(format!(
-                "{}: unknown option \"{k}\"",
-                self.what
-            ))),
-        }
-    }
+    Ok(Some(out))
 }
 
 fn scalar(v: Value) -> Option<QueryValue> {
@@ -191,7 +87,7 @@ fn seconds(what: &str, s: f64) -> FfiResult<Duration> {
 
 /// Client options: see `alter_app_new` in the header for the schema.
 pub(crate) fn client_options(api_key: &str, text: Option<&str>) -> FfiResult<ClientOptions> {
-    let mut f = Fields::new("client options", object(text, "client options")?);
+    let mut f = Args::new("client options", object(text, "client options")?);
     let mut o = ClientOptions {
         api_key: api_key.to_string(),
         user_agent: Some(concat!("alter-sdk-c/", env!("CARGO_PKG_VERSION")).to_string()),
@@ -213,7 +109,7 @@ pub(crate) fn client_options(api_key: &str, text: Option<&str>) -> FfiResult<Cli
         Some(Value::Bool(false)) => o.retry = Some(RetryPolicy::disabled()),
         Some(Value::Bool(true)) => o.retry = Some(RetryPolicy::default()),
         Some(Value::Object(m)) => {
-            let mut r = Fields::new("client options: retry", m);
+            let mut r = Args::new("client options: retry", m);
             let mut p = RetryPolicy::default();
             if let Some(n) = r.int("max_attempts")? {
                 p.max_attempts = u32::try_from(n)
@@ -269,7 +165,7 @@ struct Common {
     caller: Option<String>,
 }
 
-fn common(f: &mut Fields) -> FfiResult<Common> {
+fn common(f: &mut Args) -> FfiResult<Common> {
     Ok(Common {
         grant_id: f.string("grant_id")?,
         provider: f.string("provider")?,
@@ -279,7 +175,7 @@ fn common(f: &mut Fields) -> FfiResult<Common> {
         user_token: f.string("user_token")?,
         json: f.take("json"),
         headers: f.pairs("headers")?,
-        query_params: f.query("query")?,
+        query_params: query(f, "query")?,
         path_params: f.pairs("path_params")?.unwrap_or_default(),
         reason: f.string("reason")?,
         context: f.pairs("context")?,
@@ -293,7 +189,7 @@ pub(crate) fn request_options(
     text: Option<&str>,
     raw_body: Option<&[u8]>,
 ) -> FfiResult<RequestOptions> {
-    let mut f = Fields::new("request options", object(text, "request options")?);
+    let mut f = Args::new("request options", object(text, "request options")?);
     let c = common(&mut f)?;
     let text_body = f.string("body")?;
     let b64_body = f.string("body_base64")?;
@@ -340,7 +236,7 @@ pub(crate) fn request_options(
 
 /// Proxy-mode options: see `alter_proxy_request` in the header.
 pub(crate) fn proxy_options(text: Option<&str>) -> FfiResult<ProxyOptions> {
-    let mut f = Fields::new("proxy options", object(text, "proxy options")?);
+    let mut f = Args::new("proxy options", object(text, "proxy options")?);
     let c = common(&mut f)?;
     f.finish()?;
     Ok(ProxyOptions {
