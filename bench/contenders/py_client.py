@@ -11,6 +11,20 @@ import sys
 import time
 
 
+def peak_rss_kib() -> int:
+    """This process's own peak RSS. On Linux `VmHWM`, not `ru_maxrss`: a
+    child's `ru_maxrss` starts at its parent's RSS at fork (kept across
+    exec), so it would report the harness's memory, not ours."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def cpu_seconds() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -52,7 +66,7 @@ async def run(mode: str, key: str, grant: str, url: str, calls: int, conc: int, 
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "cpu_s_per_call": cpu / calls,
-        "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "peak_rss_kib": peak_rss_kib(),
     }
 
 

@@ -202,3 +202,44 @@ async fn context_and_trace_reach_the_audit_row() {
     assert_eq!(row["context"]["run_id"], "run_abc");
     assert_eq!(row["context"]["role"], "research");
 }
+
+#[tokio::test]
+async fn a_provider_transport_failure_after_injection_leaks_nothing() {
+    // The credential is in the provider request when the connection fails:
+    // neither the error nor the audit row of the failed call may carry it.
+    let vault = Vault::start();
+    let secret = "sk-local-secret-that-must-not-leak-42";
+    let grant = vault.bound_secret("acme", secret, None).await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }; // dropped: nothing listens there now
+    let app = vault.app();
+    let e = app
+        .request(
+            "GET",
+            &format!("http://127.0.0.1:{closed}/v1/items"),
+            RequestOptions {
+                grant_id: Some(grant.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect_err("nothing listens on the provider port");
+    for text in [
+        format!("{e:?}"),
+        e.to_string(),
+        format!("{:?}", e.attributes()),
+    ] {
+        assert!(!text.contains(secret), "credential in the error: {text}");
+    }
+    app.close().await; // flushes the audit row of the failed call
+    let audit = vault.audit().await;
+    let row = audit
+        .iter()
+        .find(|r| r["kind"] == "api_call" && r["grant_id"] == grant.as_str())
+        .expect("the failed call is audited");
+    assert_eq!(row["status"], 0, "no provider status: transport failure");
+    let whole = serde_json::to_string(&audit).unwrap();
+    assert!(!whole.contains(secret), "credential reached the audit log");
+}
