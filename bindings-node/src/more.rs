@@ -20,9 +20,9 @@ type CoreResult<T> = std::result::Result<T, Error>;
 struct JsSignature {
     /// Positional parameters, in order.
     positional: &'static [&'static str],
-    /// Whether the trailing options object is read. Methods whose only
-    /// option is `signal` (taken out by the JavaScript layer) have always
-    /// ignored whatever else it held; that stays so.
+    /// Whether the trailing options object is read. For methods whose only
+    /// option is `signal` (taken out by the JavaScript layer) anything else
+    /// in it is refused as an unknown option.
     options: bool,
     /// `(canonical, JavaScript)` names that are not the plain conversion.
     renames: &'static [(&'static str, &'static str)],
@@ -112,11 +112,12 @@ fn named_args(
 ) -> CoreResult<Map<String, Value>> {
     let mut items = Positional::new("", args).into_items();
     let options = items.pop();
-    let mut map = if s.options {
-        js_options(label, options)?.into_rest()
-    } else {
-        Map::new()
-    };
+    let mut map = js_options(label, options)?.into_rest();
+    if !s.options {
+        if let Some(key) = map.keys().next() {
+            return Err(Error::value(format!("{label}: unknown option '{key}'")));
+        }
+    }
     for (name, v) in s.positional.iter().zip(items) {
         if v.is_null() {
             continue;

@@ -139,6 +139,13 @@ test("client-side validation: AlterValueError, including unknown options", async
     assert.equal(e2.message, "Provide grant_id or provider");
     assert.throws(() => new sdk.Agent({ apiKey: "not-a-key" }), (e: unknown) => e instanceof AlterSDKError);
     assert.throws(() => app.withConstraints({}), (e: unknown) => e instanceof AlterValueError);
+    // Methods whose only option is `signal` refuse anything else, before any call.
+    const e3 = await app.agents.get("00000000-0000-4000-8000-000000000000", { bogus: 1 } as never).catch((e: unknown) => e);
+    assert.ok(e3 instanceof AlterValueError);
+    assert.match(e3.message, /unknown option 'bogus'/);
+    const e4 = await app.agents.getByName("nobody", { signal: undefined, verbose: true } as never).catch((e: unknown) => e);
+    assert.ok(e4 instanceof AlterValueError);
+    assert.match(e4.message, /unknown option 'verbose'/);
   } finally {
     await app.close();
   }
