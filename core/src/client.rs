@@ -184,6 +184,16 @@ impl Pools {
     }
 }
 
+impl Pools {
+    fn slots(&self, kind: Slot) -> &Arc<Semaphore> {
+        match kind {
+            Slot::Backend => &self.backend_slots,
+            Slot::Provider => &self.provider_slots,
+            Slot::Background => &self.background_slots,
+        }
+    }
+}
+
 impl Shared {
     /// The pools of this process (rebuilt after a fork).
     fn pools<T>(&self, pick: impl FnOnce(&Pools) -> T) -> T {
@@ -211,11 +221,7 @@ impl Shared {
     /// (the caller reports a timeout, as for a slow server); background
     /// posts wait without a limit (`close()` waits for them anyway).
     pub async fn slot(&self, kind: Slot, limit: Option<Duration>) -> Option<OwnedSemaphorePermit> {
-        let sem = self.pools(|p| match kind {
-            Slot::Backend => p.backend_slots.clone(),
-            Slot::Provider => p.provider_slots.clone(),
-            Slot::Background => p.background_slots.clone(),
-        });
+        let sem = self.pools(|p| p.slots(kind).clone());
         // The semaphores are never closed, so acquiring only fails by time.
         match limit {
             Some(limit) => tokio::time::timeout(limit, sem.acquire_owned())
@@ -229,11 +235,7 @@ impl Shared {
     /// Slots of the given kind free right now.
     #[cfg(test)]
     pub fn free_slots(&self, kind: Slot) -> usize {
-        self.pools(|p| match kind {
-            Slot::Backend => p.backend_slots.available_permits(),
-            Slot::Provider => p.provider_slots.available_permits(),
-            Slot::Background => p.background_slots.available_permits(),
-        })
+        self.pools(|p| p.slots(kind).available_permits())
     }
 
     /// The background tasks of this process (see [`Pools`]).
