@@ -6,10 +6,9 @@
 use crate::convert::{model, Positional};
 use crate::errors::{self, Failure};
 use crate::promise::{self, CancelToken, Out, ResponseOut};
-use alter_core::ops::{Args, Spelling, Target};
+use alter_core::ops::{self, Args, Spelling, Target};
 use alter_core::{
-    CallerType, ClientOptions, Error, ProxyOptions, ProxyOutcome, QueryParams, QueryValue,
-    RequestOptions, RetryPolicy, UserTokenGetter, WarningSink,
+    CallerType, ClientOptions, Error, ProxyOutcome, RetryPolicy, UserTokenGetter, WarningSink,
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -477,109 +476,6 @@ fn rule_to_wire(v: Value) -> Value {
     }
 }
 
-fn query_value(v: Value) -> CoreResult<QueryValue> {
-    Ok(match v {
-        Value::Null => QueryValue::Null,
-        Value::Bool(b) => QueryValue::Bool(b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => QueryValue::Int(i),
-            None => QueryValue::Float(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Value::String(s) => QueryValue::Str(s),
-        Value::Array(items) => QueryValue::List(
-            items
-                .into_iter()
-                .map(query_value)
-                .collect::<CoreResult<_>>()?,
-        ),
-        Value::Object(_) => {
-            return Err(Error::value(
-                "queryParams values must be strings, numbers, booleans, null or lists of them",
-            ))
-        }
-    })
-}
-
-fn query_params(o: &mut Args) -> CoreResult<Option<QueryParams>> {
-    match o.object("query_params")? {
-        None => Ok(None),
-        Some(m) => m
-            .into_iter()
-            .map(|(k, v)| Ok((k, query_value(v)?)))
-            .collect::<CoreResult<Vec<_>>>()
-            .map(Some),
-    }
-}
-
-fn path_params(o: &mut Args) -> CoreResult<Vec<(String, String)>> {
-    match o.object("path_params")? {
-        None => Ok(Vec::new()),
-        Some(m) => m
-            .into_iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k, s)),
-                Value::Number(n) => Ok((k, n.to_string())),
-                _ => Err(Error::value(format!(
-                    "pathParams['{k}'] must be a string or a number"
-                ))),
-            })
-            .collect(),
-    }
-}
-
-/// `extraHeaders`, or its documented alias `headers`; not both.
-fn extra_headers(o: &mut Args) -> CoreResult<Option<Vec<(String, String)>>> {
-    let extra = o.pairs("extra_headers")?;
-    let alias = o.pairs("headers")?;
-    match (extra, alias) {
-        (Some(_), Some(_)) => Err(Error::value(
-            "pass either headers or extraHeaders, not both",
-        )),
-        (a, b) => Ok(a.or(b)),
-    }
-}
-
-fn context(o: &mut Args) -> CoreResult<Option<Vec<(String, String)>>> {
-    Ok(o.pairs("context")?)
-}
-
-fn request_options(o: &mut Args, body: Option<Vec<u8>>) -> CoreResult<RequestOptions> {
-    Ok(RequestOptions {
-        grant_id: o.string("grant_id")?,
-        provider: o.string("provider")?,
-        account: o.string("account")?,
-        label: o.string("label")?,
-        app_user_id: o.string("app_user_id")?,
-        user_token: o.string("user_token")?,
-        json: o.take("json"),
-        body,
-        headers: extra_headers(o)?.unwrap_or_default(),
-        query_params: query_params(o)?,
-        path_params: path_params(o)?,
-        reason: o.string("reason")?,
-        context: context(o)?,
-        caller: o.string("caller")?,
-    })
-}
-
-fn proxy_options(o: &mut Args) -> CoreResult<ProxyOptions> {
-    Ok(ProxyOptions {
-        grant_id: o.string("grant_id")?,
-        provider: o.string("provider")?,
-        account: o.string("account")?,
-        label: o.string("label")?,
-        app_user_id: o.string("app_user_id")?,
-        user_token: o.string("user_token")?,
-        json: o.take("json"),
-        headers: extra_headers(o)?,
-        query_params: query_params(o)?,
-        path_params: path_params(o)?,
-        reason: o.string("reason")?,
-        context: context(o)?,
-        caller: o.string("caller")?,
-    })
-}
-
 /// The executed call of a proxied request, as `awaitApproval` also gives it.
 fn approval_result(r: &alter_core::ApprovalResult) -> Value {
     let mut v = model(r);
@@ -604,7 +500,7 @@ async fn dispatch(
             let a = Positional::new("request", args);
             let (method, url) = (a.str(0, "method")?, a.str(1, "url")?);
             let mut o = js_options("request", a.value(2))?;
-            let opts = request_options(&mut o, body)?;
+            let opts = ops::request_options(&mut o, body)?;
             o.finish()?;
             let r = client.request(&method, &url, opts).await?;
             Ok(Out::Response(ResponseOut {
@@ -621,7 +517,7 @@ async fn dispatch(
             let a = Positional::new("proxyRequest", args);
             let (method, url) = (a.str(0, "method")?, a.str(1, "url")?);
             let mut o = js_options("proxyRequest", a.value(2))?;
-            let opts = proxy_options(&mut o)?;
+            let opts = ops::proxy_options(&mut o)?;
             o.finish()?;
             match client.proxy_request(&method, &url, opts).await? {
                 ProxyOutcome::Result(r) => Ok(Out::Json(approval_result(&r))),

@@ -16,6 +16,11 @@
 //! the serde JSON of the core's result types (snake_case keys), plus the
 //! fields those types derive (a key's `status`, an approval's
 //! `is_terminal`).
+//!
+//! The options of a provider call (`request`, `proxy_request`) are read
+//! here too, by [`request_options`] and [`proxy_options`], for the
+//! bindings that run those calls themselves (they carry raw bodies and
+//! responses that are not JSON).
 
 use crate::apikeys::DeriveKey;
 use crate::client::Client;
@@ -35,6 +40,9 @@ use serde_json::{Map, Value};
 use std::fmt;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+
+mod options;
+pub use options::{proxy_options, request_options};
 
 /// The principal an operation runs as.
 #[derive(Clone, Copy, Debug)]

@@ -1,13 +1,13 @@
 //! The JSON option objects the C functions accept, parsed into the core's
-//! option structs with the core's argument reader (`alter_core::ops::Args`).
+//! option structs with the core's argument reader (`alter_core::ops::Args`);
+//! the keys a provider call shares with the other bindings are read by the
+//! core (`alter_core::ops::request_options` / `proxy_options`).
 //! Unknown keys are refused so that a misspelt option fails loudly instead
 //! of being ignored.
 
 use crate::guard::{Fail, FfiResult};
-use alter_core::ops::Args;
-use alter_core::{
-    CallerType, ClientOptions, ProxyOptions, QueryParams, QueryValue, RequestOptions, RetryPolicy,
-};
+use alter_core::ops::{self, Args};
+use alter_core::{CallerType, ClientOptions, ProxyOptions, RequestOptions, RetryPolicy};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,58 +24,6 @@ pub(crate) fn object(text: Option<&str>, what: &str) -> FfiResult<Map<String, Va
         Ok(_) => Err(Fail::invalid(format!("{what} must be a JSON object"))),
         Err(e) => Err(Fail::invalid(format!("{what} is not valid JSON: {e}"))),
     }
-}
-
-/// Query parameters: `{"name": scalar | [scalars]}` or an array of
-/// `[name, scalar | [scalars]]` pairs.
-fn query(f: &mut Args, key: &str) -> FfiResult<Option<QueryParams>> {
-    let bad = |f: &Args| {
-        Fail::from(f.error(format_args!(
-            "'{key}' must be an object (or array of [name, value] pairs) of strings, numbers, booleans, null or arrays of those"
-        )))
-    };
-    let entries: Vec<(String, Value)> = match f.take(key) {
-        None => return Ok(None),
-        Some(Value::Object(m)) => m.into_iter().collect(),
-        Some(Value::Array(a)) => a
-            .into_iter()
-            .map(|pair| match pair {
-                Value::Array(p) if p.len() == 2 => match (&p[0], &p[1]) {
-                    (Value::String(k), v) => Ok((k.clone(), v.clone())),
-                    _ => Err(bad(f)),
-                },
-                _ => Err(bad(f)),
-            })
-            .collect::<FfiResult<Vec<_>>>()?,
-        Some(_) => return Err(bad(f)),
-    };
-    let mut out = QueryParams::new();
-    for (k, v) in entries {
-        let qv = match v {
-            Value::Array(items) => QueryValue::List(
-                items
-                    .into_iter()
-                    .map(|i| scalar(i).ok_or_else(|| bad(f)))
-                    .collect::<FfiResult<Vec<_>>>()?,
-            ),
-            other => scalar(other).ok_or_else(|| bad(f))?,
-        };
-        out.push((k, qv));
-    }
-    Ok(Some(out))
-}
-
-fn scalar(v: Value) -> Option<QueryValue> {
-    Some(match v {
-        Value::Null => QueryValue::Null,
-        Value::Bool(b) => QueryValue::Bool(b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => QueryValue::Int(i),
-            None => QueryValue::Float(n.as_f64()?),
-        },
-        Value::String(s) => QueryValue::Str(s),
-        _ => return None,
-    })
 }
 
 fn seconds(what: &str, s: f64) -> FfiResult<Duration> {
@@ -148,41 +96,6 @@ pub(crate) fn client_options(api_key: &str, text: Option<&str>) -> FfiResult<Cli
     Ok(o)
 }
 
-/// The fields `request` and `proxy_request` share.
-struct Common {
-    grant_id: Option<String>,
-    provider: Option<String>,
-    account: Option<String>,
-    label: Option<String>,
-    app_user_id: Option<String>,
-    user_token: Option<String>,
-    json: Option<Value>,
-    headers: Option<Vec<(String, String)>>,
-    query_params: Option<QueryParams>,
-    path_params: Vec<(String, String)>,
-    reason: Option<String>,
-    context: Option<Vec<(String, String)>>,
-    caller: Option<String>,
-}
-
-fn common(f: &mut Args) -> FfiResult<Common> {
-    Ok(Common {
-        grant_id: f.string("grant_id")?,
-        provider: f.string("provider")?,
-        account: f.string("account")?,
-        label: f.string("label")?,
-        app_user_id: f.string("app_user_id")?,
-        user_token: f.string("user_token")?,
-        json: f.take("json"),
-        headers: f.pairs("headers")?,
-        query_params: query(f, "query")?,
-        path_params: f.pairs("path_params")?.unwrap_or_default(),
-        reason: f.string("reason")?,
-        context: f.pairs("context")?,
-        caller: f.string("caller")?,
-    })
-}
-
 /// Retrieve-mode options: see `alter_request` in the header for the schema.
 /// `raw_body` is the body passed by pointer, if any.
 pub(crate) fn request_options(
@@ -190,7 +103,7 @@ pub(crate) fn request_options(
     raw_body: Option<&[u8]>,
 ) -> FfiResult<RequestOptions> {
     let mut f = Args::new("request options", object(text, "request options")?);
-    let c = common(&mut f)?;
+    let mut opts = ops::request_options(&mut f, None)?;
     let text_body = f.string("body")?;
     let b64_body = f.string("body_base64")?;
     f.finish()?;
@@ -216,50 +129,23 @@ pub(crate) fn request_options(
         }
         _ => None,
     };
-    Ok(RequestOptions {
-        grant_id: c.grant_id,
-        provider: c.provider,
-        account: c.account,
-        label: c.label,
-        app_user_id: c.app_user_id,
-        user_token: c.user_token,
-        json: c.json,
-        body,
-        headers: c.headers.unwrap_or_default(),
-        query_params: c.query_params,
-        path_params: c.path_params,
-        reason: c.reason,
-        context: c.context,
-        caller: c.caller,
-    })
+    opts.body = body;
+    Ok(opts)
 }
 
 /// Proxy-mode options: see `alter_proxy_request` in the header.
 pub(crate) fn proxy_options(text: Option<&str>) -> FfiResult<ProxyOptions> {
     let mut f = Args::new("proxy options", object(text, "proxy options")?);
-    let c = common(&mut f)?;
+    let opts = ops::proxy_options(&mut f)?;
     f.finish()?;
-    Ok(ProxyOptions {
-        grant_id: c.grant_id,
-        provider: c.provider,
-        account: c.account,
-        label: c.label,
-        app_user_id: c.app_user_id,
-        user_token: c.user_token,
-        json: c.json,
-        headers: c.headers,
-        query_params: c.query_params,
-        path_params: c.path_params,
-        reason: c.reason,
-        context: c.context,
-        caller: c.caller,
-    })
+    Ok(opts)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::AlterStatus;
+    use alter_core::QueryValue;
 
     fn status<T: std::fmt::Debug>(r: FfiResult<T>) -> AlterStatus {
         r.expect_err("must fail").status
@@ -330,7 +216,8 @@ mod tests {
             r#"{"headers": {"a": 1}}"#,
             r#"{"headers": [["a"]]}"#,
             r#"{"query": {"a": {"b": 1}}}"#,
-            r#"{"query": {"a": [[1]]}}"#,
+            r#"{"query": {"a": [{"b": 1}]}}"#,
+            r#"{"query": {}, "query_params": {}}"#,
             r#"{"context": ["x"]}"#,
         ] {
             assert_eq!(
