@@ -2,6 +2,7 @@
 //! that `trace()` scopes over a task.
 
 use crate::error::{Error, Result};
+use futures_util::future::Either;
 
 /// An ordered string → string map (insertion order reaches the wire).
 pub type Context = Vec<(String, String)>;
@@ -106,11 +107,17 @@ pub fn valid_traceparent(tp: &str) -> bool {
 /// Runs `fut` with `traceparent` forwarded on every backend call it makes
 /// (bindings pass the host's active OpenTelemetry span). An invalid value is
 /// dropped, never echoed.
-pub async fn with_traceparent<F: std::future::Future>(traceparent: String, fut: F) -> F::Output {
+///
+/// A plain function, not `async`: an async wrapper would hold `fut` twice
+/// (as its argument and again while awaiting it).
+pub fn with_traceparent<F: std::future::Future>(
+    traceparent: String,
+    fut: F,
+) -> impl std::future::Future<Output = F::Output> {
     if valid_traceparent(&traceparent) {
-        TRACEPARENT.scope(traceparent, fut).await
+        Either::Left(TRACEPARENT.scope(traceparent, fut))
     } else {
-        fut.await
+        Either::Right(fut)
     }
 }
 
