@@ -148,7 +148,11 @@ async fn run_floor(a: &Args, total: usize) -> Vec<Duration> {
     let base = Arc::new(a.base_url.clone());
     let api_key = Arc::new(a.api_key.clone());
     let url = Arc::new(a.url.clone());
+    // The audit posts, awaited before the run ends as `close()` awaits the
+    // SDK's: a run is over when all of its work is.
+    let audits = Arc::new(std::sync::Mutex::new(Vec::new()));
     let tasks = stream::iter(jobs.into_iter().map(|(tok, audit)| {
+        let audits = audits.clone();
         let (backend, provider, base, api_key, url) = (
             backend.clone(),
             provider.clone(),
@@ -182,13 +186,19 @@ async fn run_floor(a: &Args, total: usize) -> Vec<Duration> {
             let _ = r.bytes().await;
             let elapsed = started.elapsed();
             // The audit post runs off the caller's path, as in the SDK.
-            tokio::spawn(async move {
+            let post = tokio::spawn(async move {
                 let _ = send(audit).await;
             });
+            audits.lock().unwrap().push(post);
             elapsed
         }
     }));
-    tasks.buffer_unordered(a.concurrency).collect().await
+    let lat = tasks.buffer_unordered(a.concurrency).collect().await;
+    let posts = std::mem::take(&mut *audits.lock().unwrap());
+    for post in posts {
+        let _ = post.await;
+    }
+    lat
 }
 
 async fn run_core(app: &App, a: &Args, total: usize) -> Vec<Duration> {
@@ -236,9 +246,10 @@ async fn main() {
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
     let mut lat = run(a.calls).await;
+    // Background audit posts are part of the work: `close()` flushes them.
+    app.close().await;
     let wall = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
-    app.close().await;
     lat.sort();
     println!(
         "{}",
