@@ -304,7 +304,7 @@ void alter_agent_free(struct AlterAgent *agent);
  *   "app_user_id": "...",                    // with provider
  *   "headers":     {"Accept": "application/json"}   // or [["name","value"], ...]
  *   "query":       {"q": "x", "n": 5, "tag": ["a","b"]} // or [["name", value], ...]
- *   "path_params": {"id": "42"},
+ *   "path_params": {"id": "42"},             // or [["id", 42]]; strings or numbers
  *   "json":        <any JSON>,               // JSON body (sets Content-Type)
  *   "body":        "raw text body",          // or "body_base64": "..."
  *   "reason":      "why (audit)",
@@ -312,6 +312,10 @@ void alter_agent_free(struct AlterAgent *agent);
  *   "caller":      "per-call caller override"
  * }
  * ```
+ *
+ * `extra_headers` and `query_params` (the Python and Node names) are
+ * accepted for `headers` and `query`; giving both names of a pair is an
+ * error.
  *
  * - `body`/`body_len`: a raw request body of `body_len` bytes (any bytes,
  *   copied before the call returns), or NULL and 0. At most one of `json`,
