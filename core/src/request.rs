@@ -540,6 +540,54 @@ mod tests {
     use reqwest::Method;
     use serde_json::json;
 
+    /// The provider pool has its own cap: a burst of provider calls puts
+    /// exactly `MAX_IN_FLIGHT_PER_POOL` on the wire, the rest wait for a
+    /// slot and go out as slots free, and the backend pool's slots are
+    /// untouched meanwhile.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn provider_exchanges_in_flight_are_capped_per_pool() {
+        use crate::client::MAX_IN_FLIGHT_PER_POOL;
+        let (url, mut held, release) = holding_server().await;
+        let client = quiet_client("http://127.0.0.1:9");
+        let total = MAX_IN_FLIGHT_PER_POOL + 20;
+        let calls: Vec<_> = (0..total)
+            .map(|i| {
+                let c = client.clone();
+                let preq = crate::inject::ProviderRequest {
+                    method: "GET".into(),
+                    url: format!("{url}/provider/{i}"),
+                    headers: vec![("authorization".into(), "Bearer t".into())],
+                    body: None,
+                    audit_headers: Vec::new(),
+                };
+                tokio::spawn(async move { c.send_provider(&preq).await.map(|(s, _, _)| s) })
+            })
+            .collect();
+        held.wait_for(|n| *n >= MAX_IN_FLIGHT_PER_POOL)
+            .await
+            .unwrap();
+        assert_eq!(client.shared.free_slots(Slot::Provider), 0);
+        assert_eq!(*held.borrow(), MAX_IN_FLIGHT_PER_POOL);
+        assert_eq!(
+            client.shared.free_slots(Slot::Backend),
+            MAX_IN_FLIGHT_PER_POOL,
+            "the backend pool is not charged for provider calls"
+        );
+        release.send(true).unwrap();
+        for call in calls {
+            assert_eq!(call.await.unwrap(), Ok(200));
+        }
+        assert_eq!(
+            *held.borrow(),
+            total,
+            "the waiting calls went out afterwards"
+        );
+        assert_eq!(
+            client.shared.free_slots(Slot::Provider),
+            MAX_IN_FLIGHT_PER_POOL
+        );
+    }
+
     /// Hundreds of background posts may wait for a slot at once; each must
     /// stay small while it waits (see `background_post`). Fails if the
     /// exchange's state is held inline again (it was ~4 KiB).
