@@ -276,3 +276,68 @@ async fn keys_scopes_spans_catalogs_and_approvals() {
     app.close().await;
     agent.close().await;
 }
+
+/// `await_approval` through the table, in the camelCase spelling: it waits
+/// for the human's decision and yields the executed call; a denial is the
+/// call's failure with the approval's kind.
+#[tokio::test]
+async fn await_approval_waits_for_the_decision() {
+    use alter_core::{ProxyOptions, ProxyOutcome};
+    let vault = Vault::start();
+    let app = vault.app();
+    let grant = vault.bound_secret("ops-hitl", "hitl-secret", None).await;
+    vault
+        .admin
+        .update_grant(&grant, json!({"hitl": true}))
+        .await
+        .unwrap();
+    let pending = || async {
+        match app
+            .proxy_request(
+                "POST",
+                &vault.echo("/pay"),
+                ProxyOptions {
+                    grant_id: Some(grant.clone()),
+                    json: Some(json!({"amount": 7})),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+        {
+            ProxyOutcome::Pending(p) => p.approval_id,
+            other => panic!("expected pending, got {other:?}"),
+        }
+    };
+    let camel = Spelling::CAMEL;
+
+    let id = pending().await;
+    let waiter = {
+        let app = app.clone();
+        let args =
+            obj(json!({"approvalId": id, "timeoutSeconds": 30, "pollIntervalSeconds": 0.05}));
+        tokio::spawn(async move {
+            ops::call_spelled(Target::App(&app), "await_approval", args, camel).await
+        })
+    };
+    vault.admin.decide(&id, "approve", None).await.unwrap();
+    let done = waiter.await.unwrap().expect("approved");
+    // Results keep the canonical keys (the Node binding renames them).
+    assert_eq!(done["status"], "executed");
+    assert_eq!(done["status_code"], 200);
+    assert_eq!(done["approval_id"], id.as_str());
+    assert!(done["body_b64"].is_string());
+
+    let denied = pending().await;
+    vault
+        .admin
+        .decide(&denied, "deny", Some("not today"))
+        .await
+        .unwrap();
+    let args =
+        obj(json!({"approvalId": denied, "timeoutSeconds": 30, "pollIntervalSeconds": 0.05}));
+    match ops::call_spelled(Target::App(&app), "await_approval", args, camel).await {
+        Err(OpError::Failed(e)) => assert_eq!(e.kind(), "ApprovalDeniedError"),
+        other => panic!("expected the denial, got {other:?}"),
+    }
+}
