@@ -167,7 +167,7 @@ static MODEL_BASE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 fn is_model(obj: &Bound<'_, PyAny>) -> bool {
     MODEL_BASE
-        .import(obj.py(), "alter_sdk._models", "_Model")
+        .import(obj.py(), "alter_sdk._modelbase", "_Model")
         .and_then(|base| obj.is_instance(base))
         .unwrap_or(false)
 }
@@ -347,8 +347,10 @@ pub fn model<T: Serialize>(py: Python<'_>, name: &str, value: &T) -> PyResult<Py
 
 /// Builds the public model `name` from a JSON value.
 pub fn model_from_value(py: Python<'_>, name: &str, v: &Value) -> PyResult<Py<PyAny>> {
+    // Through the package: it builds each group of model classes on first
+    // use (an approval record does not need the management models).
     let module = MODELS.get_or_try_init(py, || {
-        Ok::<_, PyErr>(PyModule::import(py, "alter_sdk._models")?.unbind())
+        Ok::<_, PyErr>(PyModule::import(py, "alter_sdk")?.unbind())
     })?;
     let cls = module.bind(py).getattr(name)?;
     let data = value_to_py(py, v)?;

@@ -3,7 +3,8 @@
 //! A thin layer over `alter-core`: it converts Python arguments into the
 //! core's options, runs core futures through the async bridge
 //! ([`bridge`]), converts results into the public models (defined in
-//! `python/alter_sdk/_models.py`) and maps core errors to the exception
+//! `python/alter_sdk/_models.py` and `_approvals.py`, on the base in
+//! `_modelbase.py`) and maps core errors to the exception
 //! classes of `python/alter_sdk/_errors.py` by their kind. No protocol rule
 //! lives here.
 

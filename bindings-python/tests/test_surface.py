@@ -43,6 +43,40 @@ def test_submodules_and_unavailable_names() -> None:
     assert callable(alter_sdk.NamespaceStore.aget)
 
 
+def test_classes_are_built_on_first_use() -> None:
+    """Importing the package builds no exception or model class; a name
+    builds its own group only; every public name of a group is reachable
+    through the package's table (no name dropped, none bound twice)."""
+    probe = (
+        "import sys, alter_sdk as a\n"
+        "def loaded(): return sorted(m for m in sys.modules if m.startswith('alter_sdk.'))\n"
+        "print(loaded())\n"
+        "from alter_sdk import App, PendingApproval\n"
+        "print(loaded())\n"
+        "a.AgentInfo; a.GrantNotFoundError; a.HttpMethod\n"
+        "print(loaded())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    at_import, after_approval, after_all = out.stdout.splitlines()
+    assert at_import == "['alter_sdk._alter_sdk']"
+    assert (
+        after_approval == "['alter_sdk._alter_sdk', 'alter_sdk._approvals', 'alter_sdk._modelbase']"
+    )
+    assert "alter_sdk._errors" in after_all and "alter_sdk._models" in after_all
+
+    import importlib
+
+    table = alter_sdk._LAZY_MODULES
+    for module_name, names in table.items():
+        module = importlib.import_module(f"alter_sdk.{module_name}")
+        own = {n for n in module.__all__ if getattr(module, n).__module__ == module.__name__}
+        assert own == set(names), module_name
+        for name in names:
+            assert getattr(alter_sdk, name) is getattr(module, name)
+    listed = [n for names in table.values() for n in names]
+    assert len(listed) == len(set(listed))
+
+
 def test_removed_names_point_to_the_replacement() -> None:
     for name in ("AlterVault", "AlterApp", "AlterAgent"):
         with pytest.raises(ImportError):
