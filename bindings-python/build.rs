@@ -13,6 +13,16 @@
 //!
 //! `ALTER_SYMBOL_ORDER=0` turns it off (e.g. when linking with a linker
 //! other than LLD); `ALTER_SYMBOL_ORDER=<file>` uses another list.
+//!
+//! Same conditions, when the glibc it links against is 2.36 or newer:
+//! relative relocations are packed (`-z pack-relative-relocs`, DT_RELR).
+//! The ~10,000 pointers in vtables and static tables otherwise need a
+//! 24-byte entry each in `.rela.dyn` (~250 KB), which the loader reads, so
+//! every process holds those pages; packed, they take ~3 KB. The extension
+//! then needs glibc 2.36 at run time (maturin tags the wheel accordingly), as
+//! it already needs the glibc it was built against; a portable manylinux
+//! wheel is built in a manylinux image, whose older glibc skips this.
+//! `ALTER_PACK_RELOCS=0` turns it off.
 
 use std::env;
 use std::path::PathBuf;
@@ -22,6 +32,7 @@ fn main() {
     println!("cargo:rerun-if-changed=hot-symbols.txt");
     println!("cargo:rerun-if-changed=hot-symbols-lean.txt");
     println!("cargo:rerun-if-env-changed=ALTER_SYMBOL_ORDER");
+    println!("cargo:rerun-if-env-changed=ALTER_PACK_RELOCS");
     let var = |k: &str| env::var(k).unwrap_or_default();
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER");
     let flags = var("CARGO_ENCODED_RUSTFLAGS");
@@ -53,6 +64,9 @@ fn main() {
         );
         println!("cargo:rustc-cdylib-link-arg=-Wl,--no-warn-symbol-ordering");
     }
+    if applies && env::var("ALTER_PACK_RELOCS").as_deref() != Ok("0") && host_glibc_has_relr() {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-z,pack-relative-relocs");
+    }
 }
 
 /// rustc links x86_64-unknown-linux-gnu with its bundled LLD by default
@@ -71,4 +85,25 @@ fn links_with_lld_by_default() -> bool {
         .split('.')
         .map(|p| p.parse::<u32>().unwrap_or(0));
     matches!((parts.next(), parts.next()), (Some(1), Some(minor)) if minor >= 90)
+}
+
+/// Whether the C library this build links against loads DT_RELR (glibc
+/// 2.36+). The build runs on the machine whose glibc it links, as the
+/// conditions above require a native x86_64 GNU build with rustc's own LLD.
+fn host_glibc_has_relr() -> bool {
+    let Ok(out) = std::process::Command::new("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .output()
+    else {
+        return false;
+    };
+    // "glibc 2.36"
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    matches!((parts.next(), parts.next()), (Some(major), Some(minor)) if (major, minor) >= (2, 36))
 }
