@@ -42,6 +42,10 @@ WORKLOADS = [("request", 40, 1), ("request", 200, 16), ("proxy", 200, 16)]
 HASH = r"(\[[0-9a-f]+\])?"
 SIMD_CRATES = re.compile(rf"^<?(httparse|memchr|sha2|crc32fast|core{HASH}::(core_arch|str::pattern)){HASH}::")
 SIMD = re.compile(r"avx|(?<![A-Za-z])sse|ssse3|shani|x86::|x86_64::|pclmul|simd|soft::")
+# Run by every longer process but not within the short runs under valgrind:
+# the thread RNG's reseed from the OS (after 64 KiB of output; nonces and
+# ids draw ~40 bytes per call).
+PERIODIC = re.compile(rf"^<?rand{HASH}::rngs::(adapter::reseeding|thread)::")
 
 
 def executed(callgrind_out: Path, library: str) -> set[str]:
@@ -79,9 +83,14 @@ def demangle(names: list[str]) -> list[str]:
 
 
 def cpu_variants(all_text: list[str]) -> set[str]:
-    """The CPU-specific functions of the crates in `SIMD_CRATES`."""
+    """The CPU-specific functions of the crates in `SIMD_CRATES`, and the
+    `PERIODIC` ones."""
     names = sorted(all_text)
-    return {n for n, d in zip(names, demangle(names), strict=True) if SIMD_CRATES.match(d) and SIMD.search(d)}
+    return {
+        n
+        for n, d in zip(names, demangle(names), strict=True)
+        if (SIMD_CRATES.match(d) and SIMD.search(d)) or PERIODIC.match(d)
+    }
 
 
 def hot_functions(py: Path, vault: bench.Vault, grant: str) -> set[str]:
