@@ -8,7 +8,7 @@ use alter_core::{
     Agent, CreateAgent, GrantListItem, ListGrants, RequestOptions, TraceOptions, TraceParent,
     UpdateAgent, UserSpan,
 };
-use common::{warning_sink, Vault};
+use common::{enable_onward_sharing, warning_sink, FakeUser, Vault};
 use serde_json::{json, Map, Value};
 
 fn scopes(v: Value) -> Map<String, Value> {
@@ -475,63 +475,6 @@ async fn scope_catalog_and_spans() {
 }
 
 // ---- flows that need a person: driven through the local consent pages ----
-
-/// Plays the user: posts the consent (or sign-in) form of whatever page the
-/// SDK opens, shortly after it is opened.
-struct FakeUser {
-    /// Form fields besides the session's own (`state` is added for sign-in).
-    form: String,
-    opened: std::sync::Mutex<Vec<String>>,
-}
-
-impl FakeUser {
-    fn new(form: &str) -> FakeUser {
-        FakeUser {
-            form: form.to_string(),
-            opened: Default::default(),
-        }
-    }
-}
-
-impl alter_core::BrowserOpener for FakeUser {
-    fn open(&self, url: &str) -> bool {
-        self.opened.lock().unwrap().push(url.to_string());
-        let (target, form) = match url.split_once("?state=") {
-            Some((page, token)) => (page.to_string(), format!("state={token}&{}", self.form)),
-            None => (
-                url.split('#').next().unwrap().to_string(),
-                self.form.clone(),
-            ),
-        };
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            reqwest::Client::new()
-                .post(target)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form)
-                .send()
-                .await
-                .expect("consent page answers");
-        });
-        true
-    }
-
-    fn show(&self, line: &str) {
-        panic!("the URL should have been opened, not shown: {line}");
-    }
-}
-
-async fn enable_onward_sharing(vault: &Vault, provider: &str) {
-    vault
-        .admin
-        .call(
-            reqwest::Method::POST,
-            "/_dev/oauth-providers",
-            Some(&json!({"provider_id": provider, "onward_sharing": true})),
-        )
-        .await
-        .expect("provider policy");
-}
 
 #[tokio::test]
 async fn headless_connect_then_revoke() {

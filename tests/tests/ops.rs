@@ -5,7 +5,7 @@
 mod common;
 
 use alter_core::ops::{self, OpError, Spelling, Target};
-use common::Vault;
+use common::{enable_onward_sharing, FakeUser, Vault};
 use serde_json::{json, Map, Value};
 
 fn obj(v: Value) -> Map<String, Value> {
@@ -340,4 +340,92 @@ async fn await_approval_waits_for_the_decision() {
         Err(OpError::Failed(e)) => assert_eq!(e.kind(), "ApprovalDeniedError"),
         other => panic!("expected the denial, got {other:?}"),
     }
+}
+
+/// The flows that wait for a person, through the table: a connect session
+/// approved on the local consent page and polled to its delegated grant
+/// (canonical spelling), the delegated agent passing the grant on with
+/// `delegate` (camelCase), and a sign-in polled to its user token.
+#[tokio::test]
+async fn delegation_and_session_polls_through_the_table() {
+    let vault = Vault::start();
+    enable_onward_sharing(&vault, "google").await;
+    let (first_id, first_key) = vault.new_agent("first").await;
+    let (second_id, _) = vault.new_agent("second").await;
+    let user = vault.admin.create_user("fay@example.com").await.unwrap();
+    let app = vault.app();
+    let t = Target::App(&app);
+
+    let session = run(
+        t,
+        "create_connect_session",
+        json!({"allowed_providers": ["google"], "agent": "first",
+               "user_token": user.user_token, "delegable": true}),
+    )
+    .await;
+    let person = FakeUser::new("action=approve&share_onward_offered=1&share_onward=true");
+    alter_core::BrowserOpener::open(&person, session["connect_url"].as_str().unwrap());
+    let results = run(
+        t,
+        "poll_connect_session",
+        json!({"session_token": session["session_token"], "timeout_seconds": 10,
+               "poll_interval_seconds": 0.05}),
+    )
+    .await;
+    let result = &results.as_array().expect("one result per provider")[0];
+    assert_eq!(result["provider_id"], "google");
+    assert_eq!(result["delegation"]["agent_id"], first_id.as_str());
+    assert_eq!(result["delegation"]["delegable"], true);
+
+    // The first agent holds a child of that grant and hands it on.
+    let first = vault.agent(&first_key);
+    let held = run(Target::Agent(&first), "list_grants", json!({})).await;
+    let child = held["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["grant_kind"] == "oauth")
+        .expect("the delegated row")["grant_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let onward = ops::call_spelled(
+        Target::Agent(&first),
+        "delegate",
+        obj(json!({"grantId": child, "toAgentId": second_id, "ttlSeconds": 3600})),
+        Spelling::CAMEL,
+    )
+    .await
+    .expect("delegated onward");
+    assert_eq!(onward["depth"], 2);
+    assert_eq!(onward["parent_grant_id"], child.as_str());
+    assert_eq!(onward["delegable"], false);
+    // An app cannot delegate: the operation names the client it needs.
+    match ops::call(
+        t,
+        "delegate",
+        obj(json!({"grant_id": child, "to_agent_id": second_id})),
+    )
+    .await
+    {
+        Err(OpError::Arguments(e)) => {
+            assert!(e.to_string().contains("needs an Agent client"), "{e}")
+        }
+        other => panic!("expected an argument error, got {other:?}"),
+    }
+
+    let signin = run(t, "create_auth_session", json!({})).await;
+    let dana = FakeUser::new("email=dana%40example.com");
+    alter_core::BrowserOpener::open(&dana, signin["auth_url"].as_str().unwrap());
+    let signed_in = run(
+        t,
+        "poll_auth_session",
+        json!({"session_token": signin["session_token"], "timeout_seconds": 10,
+               "poll_interval_seconds": 0.05}),
+    )
+    .await;
+    assert_eq!(signed_in["user_info"]["email"], "dana@example.com");
+    assert!(signed_in["user_token"].is_string());
+    app.close().await;
+    first.close().await;
 }

@@ -4,7 +4,7 @@
 
 use alter_core::{Agent, App, ClientOptions, RetryPolicy};
 use alter_devserver::{Admin, DevServer, ServerOptions};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
 pub struct Vault {
@@ -107,4 +107,61 @@ pub fn warning_sink() -> (alter_core::WarningSink, Arc<Mutex<Vec<String>>>) {
 
 pub fn no_retry(o: &mut ClientOptions) {
     o.retry = Some(RetryPolicy::disabled());
+}
+
+/// Plays the user: posts the consent (or sign-in) form of whatever page the
+/// SDK opens, shortly after it is opened.
+pub struct FakeUser {
+    /// Form fields besides the session's own (`state` is added for sign-in).
+    form: String,
+    pub opened: Mutex<Vec<String>>,
+}
+
+impl FakeUser {
+    pub fn new(form: &str) -> FakeUser {
+        FakeUser {
+            form: form.to_string(),
+            opened: Default::default(),
+        }
+    }
+}
+
+impl alter_core::BrowserOpener for FakeUser {
+    fn open(&self, url: &str) -> bool {
+        self.opened.lock().unwrap().push(url.to_string());
+        let (target, form) = match url.split_once("?state=") {
+            Some((page, token)) => (page.to_string(), format!("state={token}&{}", self.form)),
+            None => (
+                url.split('#').next().unwrap().to_string(),
+                self.form.clone(),
+            ),
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            reqwest::Client::new()
+                .post(target)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+                .await
+                .expect("consent page answers");
+        });
+        true
+    }
+
+    fn show(&self, line: &str) {
+        panic!("the URL should have been opened, not shown: {line}");
+    }
+}
+
+pub async fn enable_onward_sharing(vault: &Vault, provider: &str) {
+    vault
+        .admin
+        .call(
+            reqwest::Method::POST,
+            "/_dev/oauth-providers",
+            Some(&json!({"provider_id": provider, "onward_sharing": true})),
+        )
+        .await
+        .expect("provider policy");
 }
