@@ -792,6 +792,23 @@ export interface PollOptions extends CallOptions {
   pollInterval?: number;
 }
 
+/** What `pollConnectSession` reports while the session is still open. */
+export interface ConnectEvent {
+  /** The user declined this provider of a multi-provider session. */
+  type: "provider_declined";
+  providerId: string;
+  errorCode: string;
+  declinedAt: string | null;
+}
+
+export interface PollConnectOptions extends PollOptions {
+  /**
+   * Called once per declined provider, while polling goes on. What it
+   * throws is reported as a warning and does not end the poll.
+   */
+  onEvent?: (event: ConnectEvent) => void;
+}
+
 export interface ConnectFailedGrant {
   providerId: string;
   reason: string;
@@ -1004,7 +1021,7 @@ declare abstract class BaseClient {
   /** Grants this client can see (App: OAuth and app-owned; Agent: its own and delegated). */
   listGrants(options?: ListGrantsOptions): Promise<UnifiedGrantListResult>;
   createConnectSession(options?: ConnectSessionOptions): Promise<ConnectSession>;
-  pollConnectSession(sessionToken: string, options?: PollOptions): Promise<ConnectResult[]>;
+  pollConnectSession(sessionToken: string, options?: PollConnectOptions): Promise<ConnectResult[]>;
   /** A Connect session that fixes what a NoDelegatedGrantError, GrantNotFoundError or CredentialRevokedError reports. */
   createConnectSessionForError(error: AlterSDKError, options?: ConnectForErrorOptions): Promise<ConnectSession>;
   /** Headless OAuth: mints a session, opens its URL, polls until the user finishes. */

@@ -64,22 +64,54 @@ function toBody(body) {
 }
 
 /**
+ * The native side of an `onEvent` option: the core hands each event over
+ * as camelCase JSON. What the user's callback throws (or rejects with) is
+ * reported as a warning and never fails the call it observes.
+ */
+function eventCallback(op, onEvent) {
+  const report = (e) => process.emitWarning(`${op}: onEvent failed: ${e}`, 'AlterSDKWarning');
+  return (json) => {
+    try {
+      const r = onEvent(JSON.parse(json));
+      if (r != null && typeof r.then === 'function') r.then(undefined, report);
+    } catch (e) {
+      report(e);
+    }
+  };
+}
+
+/**
  * Runs one native operation. `options` is the trailing options object: its
  * `signal` (and, for request(), its `body`) are taken out here; the rest
  * goes to the core as JSON. Resolves with `wrap(result)`.
  */
-function invoke(nat, op, positional, options, wrap, takesBody = false) {
+function invoke(nat, op, positional, options, wrap, takesBody = false, takesEvents = false) {
   let signal;
   let body;
+  let onEvent;
   let rest = options;
   if (options != null && typeof options === 'object' && !Array.isArray(options)) {
     ({ signal, ...rest } = options);
     if (takesBody) {
       ({ body, ...rest } = rest);
     }
+    if (takesEvents) {
+      ({ onEvent, ...rest } = rest);
+    }
   }
   if (signal !== undefined && signal !== null && !(signal instanceof AbortSignal)) {
     return Promise.reject(new E.AlterValueError(`${op}: signal must be an AbortSignal`));
+  }
+  if (onEvent != null && typeof onEvent !== 'function') {
+    return Promise.reject(new E.AlterValueError(`${op}: onEvent must be a function`));
+  }
+  // JSON drops functions silently: a callback this call does not take
+  // would vanish instead of being refused as any unknown option is.
+  if (rest != null && typeof rest === 'object') {
+    const fn = Object.keys(rest).find((k) => typeof rest[k] === 'function');
+    if (fn !== undefined) {
+      return Promise.reject(new E.AlterValueError(`${op}: option '${fn}' cannot be a function`));
+    }
   }
   if (signal?.aborted) return Promise.reject(signal.reason);
   let args;
@@ -93,7 +125,8 @@ function invoke(nat, op, positional, options, wrap, takesBody = false) {
   }
   const token = signal ? new native.CancelToken() : undefined;
   const scope = ambient.getStore();
-  const settled = nat.call(op, args, bytes, token, scope ? JSON.stringify(scope) : undefined).then(
+  const events = onEvent ? eventCallback(op, onEvent) : undefined;
+  const settled = nat.call(op, args, bytes, token, scope ? JSON.stringify(scope) : undefined, events).then(
     (v) => (wrap ? wrap(v) : v),
     (e) => {
       throw rebuild(e);
@@ -390,10 +423,11 @@ class BaseClient {
 
   /** Waits for a Connect session to finish; resolves with its results. */
   pollConnectSession(sessionToken, options) {
-    return invoke(this[NATIVE], 'pollConnectSession', [sessionToken], options, (v) => {
+    const results = (v) => {
       (v ?? []).forEach((r) => record(r, 'ConnectResult'));
       return v;
-    });
+    };
+    return invoke(this[NATIVE], 'pollConnectSession', [sessionToken], options, results, false, true);
   }
 
   /** The verified identity of the end user (and agent) behind a call. */

@@ -8,7 +8,8 @@ use crate::errors::{self, Failure};
 use crate::promise::{self, CancelToken, Out, ResponseOut};
 use alter_core::ops::{self, Args, Spelling, Target};
 use alter_core::{
-    CallerType, ClientOptions, Error, ProxyOutcome, RetryPolicy, UserTokenGetter, WarningSink,
+    CallerType, ClientOptions, ConnectEvent, ConnectEventSink, Error, ProxyOutcome, RetryPolicy,
+    UserTokenGetter, WarningSink,
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -52,7 +53,8 @@ impl Principal {
 }
 
 type TokenFn = ThreadsafeFunction<(), Promise<String>, (), Status, false, true>;
-type WarnFn = ThreadsafeFunction<String, (), String, Status, false, true>;
+/// A callback taking one string: the logger's `warn`, `onEvent` (JSON).
+type TextFn = ThreadsafeFunction<String, (), String, Status, false, true>;
 type OpenFn = ThreadsafeFunction<String, Promise<bool>, String, Status, false, true>;
 
 /// The `openBrowser` callback of `connect()`. The core calls `open` from
@@ -146,7 +148,7 @@ fn client_options(
     kind: &str,
     options: Value,
     token: Option<TokenFn>,
-    warn: Option<WarnFn>,
+    warn: Option<TextFn>,
     early: &EarlyWarnings,
 ) -> CoreResult<ClientOptions> {
     let op = if kind == "App" { "App" } else { "Agent" };
@@ -333,7 +335,12 @@ impl NativeClient {
 
     /// Runs one asynchronous operation; resolves with its result. `ambient`
     /// is the enclosing `trace()` context (JSON `[[key, value], ...]`).
+    ///
+    /// `on_event` receives, as camelCase JSON, what the operation reports
+    /// while it runs (`pollConnectSession`: each provider the user
+    /// declines); the core refuses it for an operation that reports none.
     #[napi(ts_return_type = "Promise<unknown>")]
+    #[allow(clippy::too_many_arguments)]
     pub fn call<'env>(
         &self,
         env: &'env Env,
@@ -342,17 +349,32 @@ impl NativeClient {
         body: Option<Buffer>,
         cancel: Option<&CancelToken>,
         ambient: Option<String>,
+        on_event: Option<Function<String, ()>>,
     ) -> Result<Object<'env>> {
         let body = body.map(|b| b.to_vec());
         let p = self.p.clone();
         let token = cancel.map(|c| c.token());
+        let on_event = match on_event {
+            Some(f) => {
+                let tsfn: TextFn = f
+                    .build_threadsafe_function()
+                    .weak::<true>()
+                    .callee_handled::<false>()
+                    .build()?;
+                let sink: ConnectEventSink = Arc::new(move |event: &ConnectEvent| {
+                    let json = model(&event.to_value()).to_string();
+                    tsfn.call(json, ThreadsafeFunctionCallMode::NonBlocking);
+                });
+                Some(sink)
+            }
+            None => None,
+        };
         promise::spawn(env, token, async move {
             let args = parse_json(&args, "arguments")?;
+            let run = dispatch(p, &op, args, body, on_event);
             match ambient.as_deref().map(parse_context).transpose()? {
-                Some(ctx) => {
-                    alter_core::context::with_ambient(ctx, dispatch(p, &op, args, body)).await
-                }
-                None => dispatch(p, &op, args, body).await,
+                Some(ctx) => alter_core::context::with_ambient(ctx, run).await,
+                None => run.await,
             }
         })
     }
@@ -493,6 +515,7 @@ async fn dispatch(
     op: &str,
     args: Value,
     body: Option<Vec<u8>>,
+    on_event: Option<ConnectEventSink>,
 ) -> std::result::Result<Out, Failure> {
     let client = p.client().clone();
     match op {
@@ -528,6 +551,6 @@ async fn dispatch(
             client.close().await;
             Ok(Out::Undefined)
         }
-        other => crate::more::dispatch(p, other, args).await,
+        other => crate::more::dispatch(p, other, args, on_event).await,
     }
 }

@@ -10,7 +10,7 @@ use crate::promise::Out;
 use alter_core::connect::HeadlessConnectOptions;
 use alter_core::grants::GrantPolicyInput;
 use alter_core::ops::{self, Spelling};
-use alter_core::Error;
+use alter_core::{ConnectEventSink, Error};
 use serde_json::{Map, Value};
 
 type CoreResult<T> = std::result::Result<T, Error>;
@@ -136,6 +136,7 @@ pub(crate) async fn dispatch(
     p: Principal,
     op: &str,
     args: Value,
+    on_event: Option<ConnectEventSink>,
 ) -> std::result::Result<Out, Failure> {
     if op == "getAgent" {
         let Principal::App(app) = &p else {
@@ -151,7 +152,7 @@ pub(crate) async fn dispatch(
     };
     let spelling = Spelling::CAMEL.with_renames(s.renames);
     let map = named_args(&format!("{op} arguments"), &s, spelling, args)?;
-    let v = ops::call_spelled(p.target(), &core_op, map, spelling).await?;
+    let v = ops::call_with_events(p.target(), &core_op, map, spelling, on_event).await?;
     Ok(if s.undefined {
         Out::Undefined
     } else {

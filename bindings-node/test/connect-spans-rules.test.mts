@@ -12,6 +12,7 @@ import {
   contentMatchRule,
   requestRule,
   timeWindows,
+  type ConnectEvent,
   type ConnectResult,
 } from "@alter-ai/alter-sdk";
 import { LocalVault } from "@alter-ai/alter-sdk/testing";
@@ -94,6 +95,67 @@ test("createConnectSessionForError refuses errors it cannot recover from", async
       .catch((x: unknown) => x);
     assert.ok(e instanceof AlterValueError);
     assert.match(e.message, /unknown option 'bogus'/);
+  } finally {
+    await app.close();
+  }
+});
+
+test("pollConnectSession: onEvent hears each declined provider once while the poll goes on", async () => {
+  const user = await vault.admin.createUser("picker@example.com");
+  const app = vault.app();
+  try {
+    const session = await app.createConnectSession({
+      allowedProviders: ["google", "github"],
+      userToken: user.userToken,
+    });
+    const token = session.sessionToken;
+    await vault.admin.completeConnect(token, "decline", { providerId: "github" });
+
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on("warning", onWarning);
+    const events: ConnectEvent[] = [];
+    let heard!: () => void;
+    const firstEvent = new Promise<void>((resolve) => (heard = resolve));
+    const polled = app.pollConnectSession(token, {
+      timeout: 20,
+      pollInterval: 0.05,
+      onEvent: (e) => {
+        events.push(e);
+        heard();
+        throw new Error("a failing listener does not end the poll");
+      },
+    });
+    // The user finishes with the other provider only once the decline was heard.
+    await firstEvent;
+    await vault.admin.completeConnect(token, "approve", { providers: ["google"] });
+    const results = await polled;
+    assert.deepEqual(
+      results.map((r) => r.providerId),
+      ["google"],
+    );
+    assert.equal(events.length, 1, "reported once, though every poll lists it");
+    assert.equal(events[0].type, "provider_declined");
+    assert.equal(events[0].providerId, "github");
+    assert.equal(events[0].errorCode, "connect_denied");
+    assert.equal(typeof events[0].declinedAt, "string");
+    process.off("warning", onWarning);
+    assert.ok(
+      warnings.some((w) => w.includes("onEvent failed") && w.includes("a failing listener")),
+      JSON.stringify(warnings),
+    );
+
+    // A callback that is not a function is refused before anything is sent;
+    // an operation that reports nothing takes none.
+    const bad = await app
+      .pollConnectSession(token, { onEvent: "log" as never })
+      .catch((x: unknown) => x);
+    assert.ok(bad instanceof AlterValueError, String(bad));
+    const unknown = await app
+      .pollAuthSession("tok", { onEvent: () => {} } as never)
+      .catch((x: unknown) => x);
+    assert.ok(unknown instanceof AlterValueError, String(unknown));
+    assert.match((unknown as Error).message, /onEvent/);
   } finally {
     await app.close();
   }

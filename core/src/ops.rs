@@ -25,7 +25,7 @@
 use crate::apikeys::DeriveKey;
 use crate::client::Client;
 use crate::connect::{
-    ConnectForErrorOptions, ConnectSessionOptions, ManagedSecretConnectOptions,
+    ConnectEventSink, ConnectForErrorOptions, ConnectSessionOptions, ManagedSecretConnectOptions,
     ManagedSecretConnectTarget,
 };
 use crate::error::{Details, Error, ErrorIdentity};
@@ -613,9 +613,28 @@ pub async fn call_spelled(
     args: Map<String, Value>,
     spelling: Spelling<'_>,
 ) -> OpResult<Value> {
+    call_with_events(target, op, args, spelling, None).await
+}
+
+/// [`call_spelled`] with a callback for what an operation reports while it
+/// runs: `poll_connect_session` calls it for each provider the user declines
+/// (see [`crate::ConnectEvent`]). Any other operation refuses a callback, before
+/// anything runs.
+pub async fn call_with_events(
+    target: Target<'_>,
+    op: &str,
+    args: Map<String, Value>,
+    spelling: Spelling<'_>,
+    on_event: Option<ConnectEventSink>,
+) -> OpResult<Value> {
     let shown = spelling.op(op);
     if !OPERATIONS.contains(&op) {
         return Err(unknown(op));
+    }
+    if on_event.is_some() && op != "poll_connect_session" {
+        return Err(OpError::arguments(format!(
+            "{shown} reports no events: it takes no event callback"
+        )));
     }
     let a = Args::spelled(format!("{shown} arguments"), args, spelling);
     match op {
@@ -629,7 +648,7 @@ pub async fn call_spelled(
         "create_connect_session"
         | "create_connect_session_for_error"
         | "poll_connect_session"
-        | "create_managed_secret_connect_session" => connect(target, op, a).await,
+        | "create_managed_secret_connect_session" => connect(target, op, a, on_event).await,
         "me"
         | "create_auth_session"
         | "poll_auth_session"
@@ -877,7 +896,12 @@ fn error_arg(mut e: Args) -> OpResult<Error> {
         .ok_or_else(|| e.error(format_args!("unknown error class {kind:?}")))
 }
 
-async fn connect(target: Target<'_>, op: &str, mut a: Args<'_>) -> OpResult<Value> {
+async fn connect(
+    target: Target<'_>,
+    op: &str,
+    mut a: Args<'_>,
+    on_event: Option<ConnectEventSink>,
+) -> OpResult<Value> {
     let client = target.client();
     match op {
         "create_connect_session" => {
@@ -932,7 +956,7 @@ async fn connect(target: Target<'_>, op: &str, mut a: Args<'_>) -> OpResult<Valu
             a.finish()?;
             json(
                 &client
-                    .poll_connect_session(&token, timeout, interval, None)
+                    .poll_connect_session(&token, timeout, interval, on_event)
                     .await?,
             )
         }

@@ -429,3 +429,32 @@ async fn delegation_and_session_polls_through_the_table() {
     app.close().await;
     first.close().await;
 }
+
+/// An event callback goes to the one operation that reports events; any
+/// other refuses it before it runs.
+#[tokio::test]
+async fn only_poll_connect_session_takes_an_event_callback() {
+    let vault = Vault::start();
+    let app = vault.app();
+    let sink: alter_core::ConnectEventSink = std::sync::Arc::new(|_: &alter_core::ConnectEvent| {});
+    let refused = ops::call_with_events(
+        Target::App(&app),
+        "create_auth_session",
+        Map::new(),
+        Spelling::CAMEL,
+        Some(sink),
+    )
+    .await;
+    match refused {
+        Err(OpError::Arguments(e)) => {
+            assert_eq!(e.kind(), "AlterValueError");
+            assert!(
+                e.to_string()
+                    .contains("createAuthSession reports no events"),
+                "{e}"
+            );
+        }
+        other => panic!("expected an argument error, got {other:?}"),
+    }
+    app.close().await;
+}
