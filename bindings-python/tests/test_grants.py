@@ -3,6 +3,8 @@ through a real Connect session), keys, scopes and request rules."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from alter_sdk import (
     Agent,
@@ -185,5 +187,42 @@ def test_keys_scopes_and_rules(local_vault: LocalVault) -> None:
                 content_match_rule(effect="deny")
             with pytest.raises(AlterValueError):
                 app.with_constraints()
+
+    run(main())
+
+
+def test_poll_connect_session_reports_each_declined_provider_once(
+    local_vault: LocalVault,
+) -> None:
+    vault = local_vault
+    user = vault.create_user("picker@example.com")
+
+    async def main() -> None:
+        async with App(api_key=vault.app_api_key) as app:
+            session = await app.create_connect_session(
+                allowed_providers=["google", "github"], user_token=user.jwt
+            )
+            token = session.session_token
+            vault.complete_connect(token, "decline", provider_id="github")
+            events: list[dict[str, object]] = []
+            heard = asyncio.Event()
+
+            def on_event(event: dict[str, object]) -> None:
+                events.append(event)
+                heard.set()
+
+            polled = asyncio.ensure_future(
+                app.poll_connect_session(token, timeout=10, poll_interval=0.05, on_event=on_event)
+            )
+            # The user finishes with the other provider once the decline was heard.
+            await asyncio.wait_for(heard.wait(), timeout=10)
+            vault.complete_connect(token, "approve", providers=["google"])
+            results = await polled
+            assert [r.provider_id for r in results] == ["google"]
+            assert len(events) == 1, "reported once, though every pending poll lists it"
+            assert events[0]["type"] == "provider_declined"
+            assert events[0]["provider_id"] == "github"
+            assert events[0]["error_code"] == "connect_denied"
+            assert isinstance(events[0]["declined_at"], str)
 
     run(main())
