@@ -166,6 +166,9 @@ export interface CallOptions {
 
 export type QueryValue = string | number | boolean | null | ReadonlyArray<string | number | boolean | null>;
 
+/** Name/value pairs, as an object or as `[name, value]` pairs (order and repeats kept). */
+export type Pairs<V> = Record<string, V> | ReadonlyArray<readonly [string, V]>;
+
 interface ProviderCallOptions extends CallOptions {
   grantId?: string;
   provider?: string;
@@ -175,11 +178,14 @@ interface ProviderCallOptions extends CallOptions {
   userToken?: string;
   /** Sent to the provider verbatim (its keys are never renamed). */
   json?: unknown;
-  /** Extra provider headers (`headers` is an accepted alias). */
-  extraHeaders?: Record<string, string>;
-  headers?: Record<string, string>;
-  queryParams?: Record<string, QueryValue>;
-  pathParams?: Record<string, string | number>;
+  /** Extra provider headers (`headers` is an accepted alias; not both). */
+  extraHeaders?: Pairs<string>;
+  headers?: Pairs<string>;
+  /** Query parameters (`query` is an accepted alias; not both). */
+  queryParams?: Pairs<QueryValue>;
+  query?: Pairs<QueryValue>;
+  /** Values for `{name}` placeholders of the URL path. */
+  pathParams?: Pairs<string | number>;
   reason?: string;
   /** Audit metadata; `{}` sends none (and overrides an enclosing trace). */
   context?: Record<string, string>;

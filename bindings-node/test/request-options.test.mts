@@ -46,6 +46,22 @@ test("query, path params, extra headers and a raw body reach the provider", asyn
     assert.equal(proxied.path, "/_provider/echo/items/7");
     assert.match(proxied.query, /page=2/);
     assert.equal(proxied.headers["x-mode"], "proxy");
+
+    // The pairs forms and the `query` alias, typed as published.
+    const pairs = await app.request("GET", vault.echoUrl("/items/{id}"), {
+      grantId: grant,
+      query: [
+        ["tag", "x"],
+        ["tag", "y"],
+        ["n", 3],
+      ],
+      pathParams: [["id", 9]],
+      extraHeaders: [["X-Pair", "p-1"]],
+    });
+    const echoed = await pairs.json();
+    assert.equal(echoed.path, "/_provider/echo/items/9");
+    assert.match(echoed.query, /tag=x&tag=y&n=3/);
+    assert.equal(echoed.headers["x-pair"], "p-1");
   } finally {
     await app.close();
   }
