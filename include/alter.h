@@ -144,6 +144,15 @@ typedef void (*AlterResponseCallback)(void *user_data,
                                       struct AlterResponse *response,
                                       struct AlterError *error);
 
+/**
+ * Receives what an operation of `alter_call_with_events` reports while it
+ * runs: `event_json` is a NUL-terminated JSON object, valid only during the
+ * call. Runs on the thread that called `alter_call_with_events`, before that
+ * returns; it must not unwind. It may call library functions.
+ */
+typedef void (*AlterEventCallback)(void *user_data,
+                                   const char *event_json);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -620,6 +629,7 @@ void alter_proxy_result_free(struct AlterProxyResult *result);
  *                       "CredentialRevokedError", with the error's fields)
  *   poll_connect_session {session_token, timeout_seconds? (300),
  *                       poll_interval_seconds? (2)} → [connect result, ...]
+ *                       (declined providers: `alter_call_with_events`)
  *   create_managed_secret_connect_session {user_token, provider? | template_slug?,
  *                       delegable?, requested_grant?, grant_policy?, direct?,
  *                       allow_user_policy_rules?, allowed_origin?, return_url?,
@@ -660,6 +670,24 @@ enum alter_status alter_call(const struct AlterClient *client,
                              const char *args_json,
                              struct AlterJson **result_out,
                              struct AlterError **error_out);
+
+/**
+ * `alter_call` with an event callback: `poll_connect_session` calls
+ * `on_event(user_data, event_json)` once for each provider the user
+ * declines while the session stays open, with
+ * `{"type": "provider_declined", "provider_id", "error_code",
+ * "declined_at" (RFC 3339 or null)}`. Any other operation, given a
+ * callback, fails with `ALTER_INVALID_ARGUMENT` before it runs. A NULL
+ * `on_event` makes this `alter_call`. No call of `on_event` happens after
+ * this function has returned.
+ */
+enum alter_status alter_call_with_events(const struct AlterClient *client,
+                                         const char *operation,
+                                         const char *args_json,
+                                         AlterEventCallback on_event,
+                                         void *user_data,
+                                         struct AlterJson **result_out,
+                                         struct AlterError **error_out);
 
 /**
  * `app.agents.create`: provisions a managed agent named `name`

@@ -10,9 +10,11 @@ use crate::guard::{block, entry, give, handle, opt_str, out_ptr, req_str, Fail, 
 use crate::json::AlterJson;
 use crate::options::object;
 use crate::AlterStatus;
-use alter_core::ops::{self, Args, Target};
+use alter_core::ops::{self, Args, Spelling, Target};
+use alter_core::{ConnectEvent, ConnectEventSink};
 use serde_json::{json, Map, Value};
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void, CString};
+use std::sync::Arc;
 
 fn target(c: &AlterClient) -> Target<'_> {
     match &c.principal {
@@ -24,15 +26,37 @@ fn target(c: &AlterClient) -> Target<'_> {
 /// Runs one named operation. Every argument is read (and unknown ones are
 /// refused) before anything is sent.
 fn dispatch(c: &AlterClient, op: &str, args: Map<String, Value>) -> FfiResult<Value> {
+    dispatch_with(c, op, args, None)
+}
+
+/// [`dispatch`] with an event callback for the operation (refused by every
+/// operation that reports no events).
+fn dispatch_with(
+    c: &AlterClient,
+    op: &str,
+    args: Map<String, Value>,
+    on_event: Option<ConnectEventSink>,
+) -> FfiResult<Value> {
     match op {
         "client.info" => {
+            if on_event.is_some() {
+                return Err(Fail::invalid(
+                    "client.info reports no events: it takes no event callback",
+                ));
+            }
             Args::new("client.info arguments", args).finish()?;
             Ok(client_info(c))
         }
         // Test hook of the panic boundary (tests/c/errors.c); debug builds only.
         #[cfg(debug_assertions)]
         "internal.panic" => panic!("deliberate panic (test hook)"),
-        _ => Ok(block(ops::call(target(c), op, args))?),
+        _ => Ok(block(ops::call_with_events(
+            target(c),
+            op,
+            args,
+            Spelling::SNAKE,
+            on_event,
+        ))?),
     }
 }
 
@@ -142,6 +166,7 @@ fn client_info(c: &AlterClient) -> Value {
 ///                       "CredentialRevokedError", with the error's fields)
 ///   poll_connect_session {session_token, timeout_seconds? (300),
 ///                       poll_interval_seconds? (2)} → [connect result, ...]
+///                       (declined providers: `alter_call_with_events`)
 ///   create_managed_secret_connect_session {user_token, provider? | template_slug?,
 ///                       delegable?, requested_grant?, grant_policy?, direct?,
 ///                       allow_user_policy_rules?, allowed_origin?, return_url?,
@@ -190,6 +215,61 @@ pub unsafe extern "C" fn alter_call(
         let op = req_str(operation, "operation")?;
         let args = object(opt_str(args_json, "args_json")?, "args_json")?;
         give(out, AlterJson::new(dispatch(client, op, args)?));
+        Ok(())
+    })
+}
+
+/// Receives what an operation of `alter_call_with_events` reports while it
+/// runs: `event_json` is a NUL-terminated JSON object, valid only during the
+/// call. Runs on the thread that called `alter_call_with_events`, before that
+/// returns; it must not unwind. It may call library functions.
+pub type AlterEventCallback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, event_json: *const c_char)>;
+
+/// `user_data` is the host's; it is only used on the calling thread, but
+/// the core's callback type is `Send + Sync`.
+struct EventTarget(AlterEventCallback, *mut c_void);
+unsafe impl Send for EventTarget {}
+unsafe impl Sync for EventTarget {}
+
+/// `alter_call` with an event callback: `poll_connect_session` calls
+/// `on_event(user_data, event_json)` once for each provider the user
+/// declines while the session stays open, with
+/// `{"type": "provider_declined", "provider_id", "error_code",
+/// "declined_at" (RFC 3339 or null)}`. Any other operation, given a
+/// callback, fails with `ALTER_INVALID_ARGUMENT` before it runs. A NULL
+/// `on_event` makes this `alter_call`. No call of `on_event` happens after
+/// this function has returned.
+#[no_mangle]
+pub unsafe extern "C" fn alter_call_with_events(
+    client: *const AlterClient,
+    operation: *const c_char,
+    args_json: *const c_char,
+    on_event: AlterEventCallback,
+    user_data: *mut c_void,
+    result_out: *mut *mut AlterJson,
+    error_out: *mut *mut AlterError,
+) -> AlterStatus {
+    entry("alter_call_with_events", error_out, || {
+        let out = out_ptr(result_out, "result_out")?;
+        let client = handle(client, "client")?;
+        let op = req_str(operation, "operation")?;
+        let args = object(opt_str(args_json, "args_json")?, "args_json")?;
+        let sink = on_event.map(|_| {
+            let to = EventTarget(on_event, user_data);
+            let sink: ConnectEventSink = Arc::new(move |event: &ConnectEvent| {
+                // JSON escapes control characters: the text has no NUL.
+                let Ok(text) = CString::new(event.to_value().to_string()) else {
+                    return;
+                };
+                if let EventTarget(Some(f), data) = &to {
+                    // The host's function: a C callback cannot unwind into us.
+                    unsafe { f(*data, text.as_ptr()) };
+                }
+            });
+            sink
+        });
+        give(out, AlterJson::new(dispatch_with(client, op, args, sink)?));
         Ok(())
     })
 }

@@ -573,6 +573,74 @@ static AlterJson *call(const AlterClient *c, const char *op, const char *args) {
     return out;
 }
 
+/* What the event callback of case_connect_events saw. */
+struct seen_events {
+    int count;
+    char first[512];
+    char session[256];
+    int approved; /* dev_call status of the approval sent from the callback */
+};
+
+/* Records the event, then (once) plays the user finishing with the other
+ * provider, so the poll the callback runs inside can complete. */
+static void on_connect_event(void *user_data, const char *event_json) {
+    struct seen_events *seen = user_data;
+    if (seen->count++ == 0) {
+        copy_str(seen->first, sizeof seen->first, event_json);
+        char path[512];
+        snprintf(path, sizeof path, "/_dev/connect/%s", seen->session);
+        seen->approved = dev_call("POST", path, "{\"action\": \"approve\", \"providers\": [\"google\"]}", NULL);
+    }
+}
+
+static void case_connect_events(void) {
+    case_begin("alter_call_with_events: poll_connect_session reports a declined provider, once");
+    const AlterClient *c = alter_app_client(app);
+    char args[1024];
+    snprintf(args, sizeof args,
+             "{\"allowed_providers\": [\"google\", \"github\"], \"user_token\": \"%s\"}",
+             env_required("ALTER_TEST_USER_TOKEN"));
+    AlterJson *session = call(c, "create_connect_session", args);
+    struct seen_events seen = {0};
+    copy_str(seen.session, sizeof seen.session, alter_json_get_string(session, "/session_token"));
+    alter_json_free(session);
+    char path[512];
+    snprintf(path, sizeof path, "/_dev/connect/%s", seen.session);
+    CHECK(dev_call("POST", path, "{\"action\": \"decline\", \"provider_id\": \"github\"}", NULL) == 200);
+
+    snprintf(args, sizeof args,
+             "{\"session_token\": \"%s\", \"timeout_seconds\": 10, \"poll_interval_seconds\": 0.05}",
+             seen.session);
+    AlterJson *results = NULL;
+    AlterError *err = NULL;
+    alter_status st = alter_call_with_events(c, "poll_connect_session", args, on_connect_event, &seen,
+                                             &results, &err);
+    EXPECT_OK(st, err);
+    CHECK(seen.count == 1); /* every pending poll lists it; it is reported once */
+    CHECK(seen.approved == 200);
+    AlterJson *event = NULL;
+    st = alter_json_parse((const uint8_t *)seen.first, strlen(seen.first), &event, &err);
+    EXPECT_OK(st, err);
+    CHECK(str_eq(alter_json_get_string(event, "/type"), "provider_declined"));
+    CHECK(str_eq(alter_json_get_string(event, "/provider_id"), "github"));
+    CHECK(str_eq(alter_json_get_string(event, "/error_code"), "connect_denied"));
+    alter_json_free(event);
+    CHECK(alter_json_get_len(results, "") == 1);
+    CHECK(str_eq(alter_json_get_string(results, "/0/provider_id"), "google"));
+    alter_json_free(results);
+
+    /* Any other operation refuses a callback before it runs. */
+    results = NULL;
+    st = alter_call_with_events(c, "scopes.list", NULL, on_connect_event, &seen, &results, &err);
+    CHECK(st == ALTER_INVALID_ARGUMENT);
+    CHECK(results == NULL);
+    CHECK(err != NULL && str_contains(alter_error_message(err), "takes no event callback"));
+    alter_error_free(err);
+    err = NULL;
+    CHECK(seen.count == 1);
+    case_end();
+}
+
 static void case_management_surface(void) {
     case_begin("the rest of the surface through alter_call: grants and catalogs");
     const AlterClient *c = alter_app_client(app);
@@ -719,6 +787,7 @@ int main(void) {
     case_cancel();
     case_operator_views();
     case_management_surface();
+    case_connect_events();
     case_audit_and_close();
     /* Whatever a failed case left behind. */
     alter_agent_free(agent);
