@@ -210,13 +210,27 @@ pub unsafe extern "C" fn alter_call(
     error_out: *mut *mut AlterError,
 ) -> AlterStatus {
     entry("alter_call", error_out, || {
-        let out = out_ptr(result_out, "result_out")?;
-        let client = handle(client, "client")?;
-        let op = req_str(operation, "operation")?;
-        let args = object(opt_str(args_json, "args_json")?, "args_json")?;
-        give(out, AlterJson::new(dispatch(client, op, args)?));
-        Ok(())
+        generic_call(client, operation, args_json, None, result_out)
     })
+}
+
+/// The body of `alter_call` and `alter_call_with_events`.
+unsafe fn generic_call(
+    client: *const AlterClient,
+    operation: *const c_char,
+    args_json: *const c_char,
+    on_event: Option<ConnectEventSink>,
+    result_out: *mut *mut AlterJson,
+) -> FfiResult<()> {
+    let out = out_ptr(result_out, "result_out")?;
+    let client = handle(client, "client")?;
+    let op = req_str(operation, "operation")?;
+    let args = object(opt_str(args_json, "args_json")?, "args_json")?;
+    give(
+        out,
+        AlterJson::new(dispatch_with(client, op, args, on_event)?),
+    );
+    Ok(())
 }
 
 /// Receives what an operation of `alter_call_with_events` reports while it
@@ -251,10 +265,6 @@ pub unsafe extern "C" fn alter_call_with_events(
     error_out: *mut *mut AlterError,
 ) -> AlterStatus {
     entry("alter_call_with_events", error_out, || {
-        let out = out_ptr(result_out, "result_out")?;
-        let client = handle(client, "client")?;
-        let op = req_str(operation, "operation")?;
-        let args = object(opt_str(args_json, "args_json")?, "args_json")?;
         let sink = on_event.map(|_| {
             let to = EventTarget(on_event, user_data);
             let sink: ConnectEventSink = Arc::new(move |event: &ConnectEvent| {
@@ -269,8 +279,7 @@ pub unsafe extern "C" fn alter_call_with_events(
             });
             sink
         });
-        give(out, AlterJson::new(dispatch_with(client, op, args, sink)?));
-        Ok(())
+        generic_call(client, operation, args_json, sink, result_out)
     })
 }
 
