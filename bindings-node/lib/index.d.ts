@@ -1088,6 +1088,30 @@ export declare function isValidKey(key: string): boolean;
 
 /** A `content_match` rule for `withConstraints({ rule })`, validated locally (AlterValueError). */
 export declare function contentMatchRule(options: ContentMatchRuleOptions): RequestRule;
+
+/** What `verifyIdentityAssertion` trusts and expects. */
+export interface VerifyIdentityAssertionOptions {
+  /** The issuer the assertion must name (`iss`). */
+  issuer: string;
+  /** This service: the assertion's `aud` must be (or hold) it. */
+  audience: string;
+  /** A JWK Set the caller trusts, e.g. the issuer's `/.well-known/jwks.json`; never fetched here. */
+  jwks: { keys: Array<Record<string, unknown>> };
+  expectedAppId: string;
+  /** When given, the assertion must name this agent as its actor. */
+  expectedAgentId?: string;
+}
+
+/**
+ * Verifies an identity assertion offline (ES256 signature, header, key,
+ * lifetime, claims, binding to the app and agent) and returns the identity
+ * it proves. A refused token throws `MemoryIsolationError` with code
+ * `memory_assertion_invalid` and a coarse `details.reason`.
+ */
+export declare function verifyIdentityAssertion(
+  token: string,
+  options: VerifyIdentityAssertionOptions,
+): IdentityContext;
 /** Any request rule; the body keeps its wire names. */
 export declare function requestRule(ruleType: string, ruleBody: Record<string, unknown>): RequestRule;
 /** Validates weekly windows for an `outside_windows` condition; returns them in wire form. */

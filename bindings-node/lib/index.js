@@ -694,6 +694,18 @@ function timeWindows(windows) {
   return sync(() => native.timeWindows(jsonArg('timeWindows', windows)));
 }
 
+/**
+ * Offline check of an identity assertion (from `assertIdentity`) against a
+ * key set the caller trusts; returns the `IdentityContext` it proves.
+ */
+function verifyIdentityAssertion(token, options) {
+  if (typeof token !== 'string') {
+    throw new E.AlterValueError('verifyIdentityAssertion: token must be a string');
+  }
+  const v = sync(() => native.verifyIdentityAssertion(token, jsonArg('verifyIdentityAssertion', options)));
+  return record(v, 'IdentityContext');
+}
+
 /** Offline check of an API key's grammar and checksum; never throws. */
 function isValidKey(key) {
   return typeof key === 'string' && native.isValidKey(key);
@@ -714,6 +726,7 @@ module.exports = {
   contentMatchRule,
   requestRule,
   timeWindows,
+  verifyIdentityAssertion,
   VERSION,
   ...E,
 };

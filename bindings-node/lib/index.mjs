@@ -20,6 +20,7 @@ export const {
   contentMatchRule,
   requestRule,
   timeWindows,
+  verifyIdentityAssertion,
   VERSION,
   AlterSDKError,
   AlterValueError,

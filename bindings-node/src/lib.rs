@@ -7,6 +7,7 @@
 //! JavaScript layer (`index.js`) adds the error classes, the fetch-style
 //! `Response`, `AbortSignal` handling and secret-safe representations.
 
+pub mod assertion;
 mod client;
 mod convert;
 mod errors;

@@ -60,6 +60,7 @@ fn _alter_sdk(m: &Bound<'_, PyModule>) -> PyResult<()> {
         .call_method1("register", (&shutdown,))?;
     m.add_function(shutdown)?;
     m.add_function(wrap_pyfunction!(more::content_match_rule, m)?)?;
+    m.add_function(wrap_pyfunction!(more::verify_identity_assertion, m)?)?;
     m.add(
         "RATE_LIMIT_SCOPE_VALUES",
         str_tuple(py, alter_core::error::RATE_LIMIT_SCOPE_VALUES)?,

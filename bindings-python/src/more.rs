@@ -1117,6 +1117,56 @@ impl ProviderSpecsNamespace {
 
 /// Builds a `content_match` request rule (for `with_constraints(rule=)`);
 /// validated by the core.
+/// `verify_identity_assertion(token, *, issuer, audience, jwks,
+/// expected_app_id, expected_agent_id=None)`: the core's offline check of an
+/// `assert_identity` token against a key set the caller trusts.
+#[pyfunction]
+#[pyo3(signature = (token, *, issuer, audience, jwks, expected_app_id, expected_agent_id=None))]
+pub fn verify_identity_assertion(
+    py: Python<'_>,
+    token: &Bound<'_, PyAny>,
+    issuer: &Bound<'_, PyAny>,
+    audience: &Bound<'_, PyAny>,
+    jwks: &Bound<'_, PyAny>,
+    expected_app_id: &Bound<'_, PyAny>,
+    expected_agent_id: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let text = |v: &Bound<'_, PyAny>, message: &str| -> PyResult<String> {
+        match v.cast::<PyString>().ok().and_then(|s| s.to_str().ok()) {
+            Some(s) if !s.is_empty() => Ok(s.to_string()),
+            _ => Err(value_error(py, message)),
+        }
+    };
+    let token = text(token, "token must be a non-empty string")?;
+    let issuer = text(issuer, "issuer must be a non-empty string")?;
+    let audience = text(audience, "audience must be a non-empty string")?;
+    let app_id = text(
+        expected_app_id,
+        "expected_app_id must be a non-empty string",
+    )?;
+    let agent_id = match given(expected_agent_id) {
+        Some(v) => Some(text(
+            v,
+            "expected_agent_id must be a non-empty string when provided",
+        )?),
+        None => None,
+    };
+    if !jwks.is_instance_of::<PyDict>() {
+        return Err(value_error(py, "jwks must be a JWK Set with a keys list"));
+    }
+    let jwks = as_value(py, jwks, "jwks")?;
+    let check = alter_core::assertion::AssertionCheck {
+        issuer: &issuer,
+        audience: &audience,
+        jwks: &jwks,
+        expected_app_id: &app_id,
+        expected_agent_id: agent_id.as_deref(),
+    };
+    let identity = alter_core::assertion::verify_identity_assertion(&token, &check)
+        .map_err(|e| to_pyerr(py, &e))?;
+    model(py, "IdentityContext", &identity)
+}
+
 #[pyfunction]
 #[pyo3(signature = (
     *, operations=None, families=None, params=None, effect="deny", redact_fields=None,

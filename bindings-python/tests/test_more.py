@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
+import urllib.request
 
 import pytest
 from alter_sdk import (
     Agent,
+    AlterValueError,
     App,
     AuthResult,
     GrantNotDelegableError,
     IdentityAssertion,
     IdentityContext,
+    MemoryIsolationError,
     UserSpan,
+    verify_identity_assertion,
 )
 from alter_sdk.testing import LocalVault
 
@@ -46,6 +51,40 @@ def test_sign_in_and_identity(local_vault: LocalVault) -> None:
             assert isinstance(assertion, IdentityAssertion)
             assert assertion.token not in repr(assertion)
             assert isinstance(assertion.expires_at, datetime.datetime)
+
+            # Offline, against the key set the vault publishes.
+            jwks = json.loads(
+                urllib.request.urlopen(f"{vault.base_url}/.well-known/jwks.json").read()
+            )
+            trusted = {
+                "issuer": vault.base_url,
+                "audience": "https://mcp.example.com",
+                "jwks": jwks,
+                "expected_app_id": vault.app_id,
+            }
+            who = verify_identity_assertion(assertion.token, **trusted)
+            assert isinstance(who, IdentityContext)
+            assert (who.app_user_id, who.user_status, who.agent_id) == (
+                user_id,
+                "active",
+                None,
+            )
+            head, body, sig = assertion.token.split(".")
+            forged = f"{head}.{body}.{sig[:-4]}AAAA"
+            with pytest.raises(MemoryIsolationError) as refused:
+                verify_identity_assertion(forged, **trusted)
+            assert refused.value.code == "memory_assertion_invalid"
+            assert refused.value.details["reason"] == "signature"
+            assert sig not in str(refused.value) and sig not in repr(refused.value.details)
+            with pytest.raises(MemoryIsolationError) as other:
+                verify_identity_assertion(
+                    assertion.token, **{**trusted, "expected_app_id": "another-app"}
+                )
+            assert other.value.details["reason"] == "binding"
+            with pytest.raises(AlterValueError, match="jwks"):
+                verify_identity_assertion(assertion.token, **{**trusted, "jwks": [jwks]})
+            with pytest.raises(AlterValueError, match="issuer"):
+                verify_identity_assertion(assertion.token, **{**trusted, "issuer": ""})
 
     run(main())
 

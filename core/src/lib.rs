@@ -12,6 +12,7 @@
 pub mod agents;
 pub mod apikeys;
 pub mod approvals;
+pub mod assertion;
 pub mod audit;
 pub mod auth;
 pub(crate) mod backend;

@@ -1540,7 +1540,7 @@ async fn identity_resolution_and_es256_assertions() {
     assert_eq!(claims["azp"], json!(info.app_id));
     assert_eq!(claims["act"]["sub"], format!("alter:agent:{a_id}"));
     assert_eq!(claims["alter"]["app_id"], json!(info.app_id));
-    assert!(claims["alter"]["agent_auth"].is_object());
+    assert_eq!(claims["alter"]["agent_auth"], "api_key");
     let (iat, exp) = (
         claims["iat"].as_i64().unwrap(),
         claims["exp"].as_i64().unwrap(),

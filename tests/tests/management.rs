@@ -1019,3 +1019,63 @@ async fn catalogs() {
     assert_eq!(missing.kind(), "GrantNotFoundError");
     assert_eq!(missing.details()["error"], "provider_spec_not_found");
 }
+
+/// An assertion from the local vault verifies offline against the vault's
+/// published key set: for an app (a user) and for an agent (the actor), and
+/// bound to the expected app and agent.
+#[tokio::test]
+async fn identity_assertions_verify_offline_against_the_published_keys() {
+    use alter_core::assertion::{verify_identity_assertion, AssertionCheck};
+    let vault = Vault::start();
+    let app = vault.app();
+    let user = vault.admin.create_user("olive@example.com").await.unwrap();
+    let text = reqwest::get(format!("{}/.well-known/jwks.json", vault.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let jwks: Value = serde_json::from_str(&text).unwrap();
+    let app_id = vault.server.info().app_id.clone();
+    let issuer = vault.base_url();
+    let check = AssertionCheck {
+        issuer: &issuer,
+        audience: "https://mcp.example.com",
+        jwks: &jwks,
+        expected_app_id: &app_id,
+        expected_agent_id: None,
+    };
+
+    let assertion = app
+        .assert_identity(
+            "https://mcp.example.com",
+            Some(&user.user_token),
+            Some(60),
+            false,
+        )
+        .await
+        .unwrap();
+    let who = verify_identity_assertion(&assertion.token, &check).unwrap();
+    assert_eq!(who.app_user_id, assertion.identity.app_user_id);
+    assert_eq!(who.agent_id, None);
+
+    let (agent_id, agent_key) = vault.new_agent("asserting").await;
+    let agent = vault.agent(&agent_key);
+    let headless = agent
+        .assert_identity("https://mcp.example.com", None, None, Some(60), false)
+        .await
+        .unwrap();
+    let bound = AssertionCheck {
+        expected_agent_id: Some(&agent_id),
+        ..check
+    };
+    let who = verify_identity_assertion(&headless.token, &bound).unwrap();
+    assert_eq!(who.agent_id.as_deref(), Some(agent_id.as_str()));
+    assert_eq!(who.app_user_id, None);
+    let elsewhere = AssertionCheck {
+        audience: "https://other.example.com",
+        ..check
+    };
+    let refused = verify_identity_assertion(&assertion.token, &elsewhere).unwrap_err();
+    assert_eq!(refused.details()["reason"], "claims");
+}

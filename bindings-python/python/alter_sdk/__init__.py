@@ -24,6 +24,7 @@ from ._alter_sdk import (
     App,
     content_match_rule,
     is_valid_key,
+    verify_identity_assertion,
 )
 
 # `typing` stays out of the import path (annotations are strings here).
@@ -207,7 +208,6 @@ _LAZY_ALIASES = frozenset(
 # them fails loudly instead of handing out something that would misbehave.
 _UNAVAILABLE = {
     "ScopedMemoryStore": "the memory partitioning of the official package",
-    "verify_identity_assertion": "offline verification of identity assertions (ES256/JWKS)",
 }
 
 _REMOVED = {
@@ -534,6 +534,7 @@ __all__ = [
     # functions
     "is_valid_key",
     "content_match_rule",
+    "verify_identity_assertion",
     # constants
     "RATE_LIMIT_SCOPE_VALUES",
     "MEMORY_ISOLATION_CODES",

@@ -74,6 +74,15 @@ def content_match_rule(
     redact_fields: Sequence[str] | None = None,
     max_session_age_seconds: int | None = None,
 ) -> dict[str, Any]: ...
+def verify_identity_assertion(
+    token: str,
+    *,
+    issuer: str,
+    audience: str,
+    jwks: Mapping[str, Any],
+    expected_app_id: str,
+    expected_agent_id: str | None = None,
+) -> IdentityContext: ...
 def _inflight_calls() -> int: ...
 def _shutdown() -> None: ...
 
