@@ -1147,12 +1147,15 @@ pub fn verify_identity_assertion(
     let agent_id = match given(expected_agent_id) {
         Some(v) => Some(text(
             v,
-            "expected_agent_id must be a non-empty string when provided",
+            "expected_agent_id, when given, must be a non-empty string",
         )?),
         None => None,
     };
     if !jwks.is_instance_of::<PyDict>() {
-        return Err(value_error(py, "jwks must be a JWK Set with a keys list"));
+        return Err(value_error(
+            py,
+            "jwks must be a JWK Set: an object whose \"keys\" is a list",
+        ));
     }
     let jwks = as_value(py, jwks, "jwks")?;
     let check = alter_core::assertion::AssertionCheck {

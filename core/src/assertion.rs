@@ -50,8 +50,10 @@ impl Reject {
     }
 
     fn into_error(self) -> Error {
-        let mut e =
-            Error::memory_isolation("memory_assertion_invalid", "assertion verification failed");
+        let mut e = Error::memory_isolation(
+            "memory_assertion_invalid",
+            "the identity assertion was refused",
+        );
         e.base_mut()
             .details
             .insert("reason".into(), Value::String(self.as_str().into()));
@@ -71,7 +73,8 @@ pub struct AssertionCheck<'a> {
 }
 
 /// Verifies `token` against `check` at the current time; returns who it
-/// proves (as of issuance: a later revocation is not visible offline).
+/// proves at the moment it was issued (revocations since then cannot be
+/// seen offline).
 /// Bad arguments are an `AlterValueError` naming the argument.
 pub fn verify_identity_assertion(token: &str, check: &AssertionCheck) -> Result<IdentityContext> {
     verify_at(
@@ -95,11 +98,13 @@ pub fn verify_at(token: &str, check: &AssertionCheck, now: i64) -> Result<Identi
     }
     if check.expected_agent_id == Some("") {
         return Err(Error::value(
-            "expected_agent_id must be a non-empty string when provided",
+            "expected_agent_id, when given, must be a non-empty string",
         ));
     }
     let Some(keys) = check.jwks.get("keys").and_then(Value::as_array) else {
-        return Err(Error::value("jwks must be a JWK Set with a keys list"));
+        return Err(Error::value(
+            "jwks must be a JWK Set: an object whose \"keys\" is a list",
+        ));
     };
     verify(token, check, keys, now).map_err(Reject::into_error)
 }
@@ -161,8 +166,8 @@ fn json_segment(segment: &str) -> std::result::Result<Map<String, Value>, Reject
 }
 
 /// The uncompressed P-256 point of the one key named `kid`, if it is a
-/// public ES256 verification key (a set that carries the private `d` is a
-/// misconfiguration and fails closed).
+/// public ES256 verification key. A key with the private part `d` is
+/// refused: the verifier was handed the signing key.
 fn trusted_key(keys: &[Value], kid: &str) -> std::result::Result<Vec<u8>, Reject> {
     let mut named = keys
         .iter()
@@ -220,9 +225,9 @@ fn lifetime(iat: &Value, exp: &Value, now: i64) -> std::result::Result<(), Rejec
     }
 }
 
-/// Who the claims prove, once bound to the expected app (and agent). Only
-/// what establishes ownership is taken: prior actors, trace, groups and
-/// profile claims are ignored.
+/// Who the claims prove, once bound to the expected app (and agent). The
+/// result names the app, the user and the agent only: the other claims
+/// (earlier actors, trace, groups, profile) prove nothing about ownership.
 fn identity(
     claims: &Map<String, Value>,
     check: &AssertionCheck,
