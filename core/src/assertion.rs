@@ -144,6 +144,12 @@ fn verify(
             return Err(Reject::Claims);
         }
     }
+    // Expiry before issuer and audience, in the order a standard JWT library
+    // checks them, so an expired token reports `lifetime` whatever else is
+    // wrong with it (as the official verifier does).
+    if claims["exp"].as_f64().is_some_and(|exp| exp <= now as f64) {
+        return Err(Reject::Lifetime);
+    }
     if claims["iss"].as_str() != Some(check.issuer) || !audience_matches(&claims["aud"], check) {
         return Err(Reject::Claims);
     }
@@ -490,6 +496,8 @@ mod tests {
         assert_eq!(reason(verify_at(&iss, &c, NOW)), "claims");
         let aud = with(&|c| c["aud"] = json!("https://other"));
         assert_eq!(reason(verify_at(&aud, &c, NOW)), "claims");
+        // Expired and for another audience: the expiry is what is reported.
+        assert_eq!(reason(verify_at(&aud, &c, NOW + 100)), "lifetime");
         let no_jti = with(&|c| {
             c.as_object_mut().unwrap().remove("jti");
         });
