@@ -16,6 +16,7 @@ mod callbacks;
 mod client;
 mod convert;
 mod errors;
+mod memory;
 mod more;
 mod namespaces;
 mod response;
@@ -61,6 +62,11 @@ fn _alter_sdk(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(shutdown)?;
     m.add_function(wrap_pyfunction!(more::content_match_rule, m)?)?;
     m.add_function(wrap_pyfunction!(more::verify_identity_assertion, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::_memory_scope, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::_memory_path, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::_memory_key, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::_memory_page, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::_memory_result, m)?)?;
     m.add(
         "RATE_LIMIT_SCOPE_VALUES",
         str_tuple(py, alter_core::error::RATE_LIMIT_SCOPE_VALUES)?,

@@ -664,7 +664,7 @@ impl App {
                 app.resolve_identity(token.as_deref(), include_profile)
                     .await
             },
-            |py, r| model(py, "IdentityContext", &r),
+            |py, r| crate::memory::trusted(py, model(py, "IdentityContext", &r)?, None),
         ))
     }
 
@@ -688,7 +688,7 @@ impl App {
                 app.assert_identity(&audience, token.as_deref(), ttl, include_profile)
                     .await
             },
-            |py, r| model(py, "IdentityAssertion", &r),
+            |py, r| crate::memory::trusted_assertion(py, model(py, "IdentityAssertion", &r)?),
         ))
     }
 }
@@ -816,7 +816,7 @@ impl Agent {
                     .resolve_identity(token.as_deref(), user.as_deref(), include_profile)
                     .await
             },
-            |py, r| model(py, "IdentityContext", &r),
+            |py, r| crate::memory::trusted(py, model(py, "IdentityContext", &r)?, None),
         ))
     }
 
@@ -851,7 +851,7 @@ impl Agent {
                     )
                     .await
             },
-            |py, r| model(py, "IdentityAssertion", &r),
+            |py, r| crate::memory::trusted_assertion(py, model(py, "IdentityAssertion", &r)?),
         ))
     }
 }
@@ -1165,9 +1165,14 @@ pub fn verify_identity_assertion(
         expected_app_id: &app_id,
         expected_agent_id: agent_id.as_deref(),
     };
-    let identity = alter_core::assertion::verify_identity_assertion(&token, &check)
-        .map_err(|e| to_pyerr(py, &e))?;
-    model(py, "IdentityContext", &identity)
+    let (identity, expires_at) =
+        alter_core::assertion::verify_identity_assertion_until(&token, &check)
+            .map_err(|e| to_pyerr(py, &e))?;
+    crate::memory::trusted(
+        py,
+        model(py, "IdentityContext", &identity)?,
+        Some(expires_at),
+    )
 }
 
 #[pyfunction]

@@ -77,7 +77,17 @@ pub struct AssertionCheck<'a> {
 /// seen offline).
 /// Bad arguments are an `AlterValueError` naming the argument.
 pub fn verify_identity_assertion(token: &str, check: &AssertionCheck) -> Result<IdentityContext> {
-    verify_at(
+    verify_identity_assertion_until(token, check).map(|(identity, _)| identity)
+}
+
+/// [`verify_identity_assertion`], also returning the assertion's expiry
+/// (Unix seconds): a binding that lets memory be partitioned by the
+/// verified identity stops trusting it at that instant.
+pub fn verify_identity_assertion_until(
+    token: &str,
+    check: &AssertionCheck,
+) -> Result<(IdentityContext, i64)> {
+    verify_until(
         token,
         check,
         time::OffsetDateTime::now_utc().unix_timestamp(),
@@ -86,6 +96,10 @@ pub fn verify_identity_assertion(token: &str, check: &AssertionCheck) -> Result<
 
 /// [`verify_identity_assertion`] at the Unix time `now`.
 pub fn verify_at(token: &str, check: &AssertionCheck, now: i64) -> Result<IdentityContext> {
+    verify_until(token, check, now).map(|(identity, _)| identity)
+}
+
+fn verify_until(token: &str, check: &AssertionCheck, now: i64) -> Result<(IdentityContext, i64)> {
     for (name, value) in [
         ("token", token),
         ("issuer", check.issuer),
@@ -114,7 +128,7 @@ fn verify(
     check: &AssertionCheck,
     keys: &[Value],
     now: i64,
-) -> std::result::Result<IdentityContext, Reject> {
+) -> std::result::Result<(IdentityContext, i64), Reject> {
     let mut parts = token.split('.');
     let (Some(head), Some(body), Some(sig), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -153,8 +167,8 @@ fn verify(
     if claims["iss"].as_str() != Some(check.issuer) || !audience_matches(&claims["aud"], check) {
         return Err(Reject::Claims);
     }
-    lifetime(&claims["iat"], &claims["exp"], now)?;
-    identity(&claims, check)
+    let expires = lifetime(&claims["iat"], &claims["exp"], now)?;
+    Ok((identity(&claims, check)?, expires))
 }
 
 /// A base64url segment holding a JSON object.
@@ -217,7 +231,8 @@ fn audience_matches(aud: &Value, check: &AssertionCheck) -> bool {
     }
 }
 
-fn lifetime(iat: &Value, exp: &Value, now: i64) -> std::result::Result<(), Reject> {
+/// The expiry, when the token is within its lifetime at `now`.
+fn lifetime(iat: &Value, exp: &Value, now: i64) -> std::result::Result<i64, Reject> {
     // Integers only (a float or a numeric string is refused).
     let (Some(iat), Some(exp)) = (iat.as_i64(), exp.as_i64()) else {
         return Err(Reject::Lifetime);
@@ -225,7 +240,7 @@ fn lifetime(iat: &Value, exp: &Value, now: i64) -> std::result::Result<(), Rejec
     let ok =
         iat < exp && exp <= iat + MAX_TTL_SECONDS && iat <= now + IAT_LEEWAY_SECONDS && exp > now;
     if ok {
-        Ok(())
+        Ok(exp)
     } else {
         Err(Reject::Lifetime)
     }
@@ -372,7 +387,8 @@ mod tests {
         let s = Signer::new();
         let jwks = json!({"keys": [s.jwk("other"), s.jwk("k1")]});
         let token = s.sign(&header(), &claims());
-        let who = verify_at(&token, &check(&jwks), NOW).unwrap();
+        let (who, expires) = verify_until(&token, &check(&jwks), NOW).unwrap();
+        assert_eq!(expires, NOW + 100);
         assert_eq!(who.app_id, APP);
         assert_eq!(who.app_user_id.as_deref(), Some(USER));
         assert_eq!(who.user_status.as_deref(), Some("active"));

@@ -27,6 +27,7 @@ pub mod identity;
 pub mod inject;
 pub mod json;
 pub mod keys;
+pub mod memory;
 pub mod ops;
 pub mod principals;
 pub mod provider_url;

@@ -119,6 +119,7 @@ if TYPE_CHECKING:
         TimeoutError,
         TokenRefreshInProgressError,
     )
+    from ._memory import ScopedMemoryStore
     from ._models import (
         AgentCreateResult,
         AgentInfo,
@@ -204,12 +205,6 @@ _LAZY_ALIASES = frozenset(
     }
 )
 
-# Official names whose behaviour the core does not provide yet: importing
-# them fails loudly instead of handing out something that would misbehave.
-_UNAVAILABLE = {
-    "ScopedMemoryStore": "the memory partitioning of the official package",
-}
-
 _REMOVED = {
     "AlterVault": "AlterVault was removed: use App or Agent (or App.get_agent()).",
     "AlterApp": "AlterApp was removed: use App.",
@@ -223,6 +218,7 @@ _REMOVED = {
 # first use every public name of that submodule is bound here at once.
 _LAZY_MODULES = {
     "_enums": ("CallerType", "HttpMethod", "Provider"),
+    "_memory": ("ScopedMemoryStore",),
     "_approvals": (
         "ApprovalGate",
         "ApprovalGateStatus",
@@ -373,11 +369,6 @@ def __getattr__(name: str) -> Any:
         return value
     if name in _REMOVED:
         raise ImportError(_REMOVED[name])
-    if name in _UNAVAILABLE:
-        raise ImportError(
-            f"alter_sdk.{name} is not available in this build: {_UNAVAILABLE[name]} "
-            "is not implemented by the Rust core yet."
-        )
     raise AttributeError(f"module 'alter_sdk' has no attribute {name!r}")
 
 
@@ -528,7 +519,8 @@ __all__ = [
     # exception records
     "GrantCandidate",
     "CredentialChoice",
-    # memory protocols
+    # memory
+    "ScopedMemoryStore",
     "NamespaceStore",
     "MemoryItem",
     # functions

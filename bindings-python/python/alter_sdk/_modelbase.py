@@ -87,6 +87,10 @@ def _plain(v: Any, json_mode: bool) -> Any:
     return v
 
 
+def _same(v: Any) -> Any:
+    return v
+
+
 def _sequence_of(item: Callable[[Any], Any], *, as_tuple: bool) -> Callable[[Any], Any]:
     def convert(v: Any) -> Any:
         if not isinstance(v, (list, tuple)):
@@ -126,7 +130,8 @@ def _annotation_converter(annotation: str) -> Callable[[Any], Any] | None:
                 inner = inner[:-4]
             item = _annotation_converter(inner)
             if item is None:
-                return None
+                # A tuple field is a tuple even when its items stay as they are.
+                return _sequence_of(_same, as_tuple=True) if prefix == "tuple[" else None
             return _sequence_of(item, as_tuple=prefix == "tuple[")
     if text.startswith("dict[str,") and text.endswith("]"):
         value = _annotation_converter(text[len("dict[str,") : -1])

@@ -645,7 +645,11 @@ class MemoryScope(_Model):
     partition_key: str
 
     def namespace_for(self, path: Sequence[str] = ()) -> tuple[str, ...]:
-        return tuple(self.namespace) + tuple(path)
+        """The partition followed by ``path``'s segments, encoded so that
+        they can only subdivide it (``AlterValueError`` for a bad path)."""
+        from ._memory import namespace_for
+
+        return namespace_for(self, path)
 
 
 class IdentityContext(_Model):
@@ -660,6 +664,15 @@ class IdentityContext(_Model):
     trace: IdentityTrace | None = None
     email: str | None = None
     display_name: str | None = None
+
+    def memory_scope(self, *, agent_only: bool = False) -> MemoryScope:
+        """This identity's private memory partition (app + agent + end user,
+        or app + agent with ``agent_only`` for a headless identity). Only an
+        identity this package received from Alter or verified qualifies:
+        otherwise ``MemoryIsolationError``."""
+        from ._memory import scope_of
+
+        return scope_of(self, agent_only)
 
 
 class IdentityAssertion(_Model):
