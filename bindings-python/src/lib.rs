@@ -66,7 +66,8 @@ fn _alter_sdk(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(memory::_memory_path, m)?)?;
     m.add_function(wrap_pyfunction!(memory::_memory_key, m)?)?;
     m.add_function(wrap_pyfunction!(memory::_memory_page, m)?)?;
-    m.add_function(wrap_pyfunction!(memory::_memory_result, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::_memory_item, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::_memory_under, m)?)?;
     m.add(
         "RATE_LIMIT_SCOPE_VALUES",
         str_tuple(py, alter_core::error::RATE_LIMIT_SCOPE_VALUES)?,

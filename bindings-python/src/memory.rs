@@ -7,7 +7,7 @@
 use crate::convert::{model, py_to_value};
 use crate::errors::{to_pyerr, value_error};
 use alter_core::memory;
-use alter_core::{Error, IdentityContext};
+use alter_core::IdentityContext;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyInt, PyList, PySequence, PyString, PyTuple};
@@ -94,38 +94,56 @@ pub fn _memory_page(
     memory::check_page(limit, offset).map_err(|e| to_pyerr(py, &e))
 }
 
-/// Checks that a namespace a store returned lies inside `asked` (equal to
-/// it when `exact`). Anything that is not a sequence of strings is as much
-/// a violation as a foreign namespace.
-#[pyfunction]
-pub fn _memory_result(
-    py: Python<'_>,
-    returned: &Bound<'_, PyAny>,
-    asked: Vec<String>,
-    exact: bool,
-) -> PyResult<()> {
-    let segments = if returned.cast::<PyList>().is_ok() || returned.cast::<PyTuple>().is_ok() {
-        returned
-            .try_iter()?
-            .map(|item| {
-                item.ok().and_then(|i| {
-                    i.cast::<PyString>()
-                        .ok()
-                        .and_then(|s| s.to_str().ok().map(str::to_string))
-                })
-            })
-            .collect::<Option<Vec<String>>>()
-    } else {
-        None
-    };
-    match segments {
-        Some(segments) => memory::check_result(&segments, &asked, exact),
-        None => Err(Error::memory_isolation(
-            "memory_store_scope_violation",
-            "the store returned a namespace that is not a sequence of strings",
-        )),
+/// A namespace as a store returned it: a list or tuple of strings, else
+/// `None` (unreadable, never inside a partition).
+fn namespace_of(v: Option<&Bound<'_, PyAny>>) -> Option<Vec<String>> {
+    let v = v?;
+    if v.cast::<PyList>().is_err() && v.cast::<PyTuple>().is_err() {
+        return None;
     }
-    .map_err(|e| to_pyerr(py, &e))
+    v.try_iter()
+        .ok()?
+        .map(|part| {
+            Some(
+                part.ok()?
+                    .cast::<PyString>()
+                    .ok()?
+                    .to_str()
+                    .ok()?
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Checks a store's answer to a read of `key` at `asked` (the item's
+/// `namespace` and `key` attributes).
+#[pyfunction]
+pub fn _memory_item(
+    py: Python<'_>,
+    item: &Bound<'_, PyAny>,
+    asked: Vec<String>,
+    key: &str,
+) -> PyResult<()> {
+    let namespace = namespace_of(item.getattr("namespace").ok().as_ref());
+    let returned_key = item
+        .getattr("key")
+        .ok()
+        .and_then(|k| k.extract::<String>().ok());
+    memory::check_item(namespace.as_deref(), returned_key.as_deref(), &asked, key)
+        .map_err(|e| to_pyerr(py, &e))
+}
+
+/// Checks the namespaces of a search's or a listing's answer under `asked`
+/// (each one as `_memory_item` reads it; `None` for an unreadable one).
+#[pyfunction]
+pub fn _memory_under(
+    py: Python<'_>,
+    namespaces: Vec<Bound<'_, PyAny>>,
+    asked: Vec<String>,
+) -> PyResult<()> {
+    let read: Vec<Option<Vec<String>>> = namespaces.iter().map(|n| namespace_of(Some(n))).collect();
+    memory::check_under(read.iter().map(Option::as_deref), &asked).map_err(|e| to_pyerr(py, &e))
 }
 
 static TRUST: PyOnceLock<Py<PyAny>> = PyOnceLock::new();

@@ -15,13 +15,14 @@ from alter_sdk import (
     Agent,
     AlterValueError,
     App,
+    IdentityAssertion,
     IdentityContext,
     MemoryIsolationError,
     NamespaceStore,
     ScopedMemoryStore,
     verify_identity_assertion,
 )
-from alter_sdk.testing import LocalVault
+from alter_sdk.testing import LocalVault, User
 
 from .conftest import run
 
@@ -95,6 +96,12 @@ async def new_agent(vault: LocalVault, name: str) -> Agent:
         created = await app.agents.create(name=name)
     assert created.api_key is not None
     return Agent(api_key=created.api_key)
+
+
+async def asserted(vault: LocalVault, agent_name: str, user: User) -> IdentityAssertion:
+    """An assertion of ``user`` made by a new agent."""
+    async with await new_agent(vault, agent_name) as agent:
+        return await agent.assert_identity(audience=AUDIENCE, user_token=user.jwt)
 
 
 def test_a_verified_assertion_binds_the_store_to_one_users_partition(
@@ -182,6 +189,10 @@ def test_only_identities_from_alter_key_memory(local_vault: LocalVault) -> None:
         assert code(lambda: forged.memory_scope()) == "memory_identity_unverified"
         copied = assertion.identity.model_copy()
         assert code(lambda: ScopedMemoryStore(store, copied)) == "memory_identity_unverified"
+        # Nor does an object Alter returned once its values are changed.
+        altered = (await asserted(vault, "altered", dora)).identity
+        object.__setattr__(altered, "app_user_id", "someone-else")
+        assert code(lambda: ScopedMemoryStore(store, altered)) == "memory_identity_unverified"
         # A resolved identity is a snapshot: it needs a live refresh.
         assert code(lambda: ScopedMemoryStore(store, resolved)) == "memory_live_refresh_required"
         assert resolved.memory_scope().user_key == f"alter:user:{dora.user_id}"
@@ -270,8 +281,7 @@ def test_bad_arguments_are_refused_before_the_store_is_called(local_vault: Local
     dora = vault.create_user("dora@example.com")
 
     async def main() -> None:
-        async with await new_agent(vault, "args") as agent:
-            assertion = await agent.assert_identity(audience=AUDIENCE, user_token=dora.jwt)
+        assertion = await asserted(vault, "args", dora)
         raw = DictStore()
         store = ScopedMemoryStore(raw, assertion.identity)
         bad: list[tuple[Any, str]] = [
@@ -301,6 +311,11 @@ def test_bad_arguments_are_refused_before_the_store_is_called(local_vault: Local
         await store.put([str(i) for i in range(16)], "k" * 512, {})
         await store.put(["é" * 127], "k", {})
         assert raw.calls == ["aput", "aput"]
+        assert store.scope.namespace_for(["a", "b/c"]) == (
+            *store.scope.namespace,
+            b64("a"),
+            b64("b/c"),
+        )
         with pytest.raises(AlterValueError, match="path"):
             store.scope.namespace_for("abc")
 
@@ -332,8 +347,7 @@ def test_a_store_answering_outside_the_partition_is_caught(local_vault: LocalVau
             return Item("/".join(namespace), key, {})  # type: ignore[arg-type]
 
     async def main() -> None:
-        async with await new_agent(vault, "leaky") as agent:
-            assertion = await agent.assert_identity(audience=AUDIENCE, user_token=dora.jwt)
+        assertion = await asserted(vault, "leaky", dora)
         cases: list[tuple[DictStore, Callable[[ScopedMemoryStore], Awaitable[object]]]] = [
             (LeakyStore(), lambda s: s.get([], "k")),
             (LeakyStore(), lambda s: s.search()),

@@ -185,23 +185,43 @@ pub fn check_page(limit: i64, offset: i64) -> Result<()> {
     Ok(())
 }
 
-/// Whether a namespace a store returned stays where it was asked to look:
-/// equal to `asked` when `exact`, else starting with it. A store that
-/// answers outside the partition is a `memory_store_scope_violation`.
-pub fn check_result(returned: &[String], asked: &[String], exact: bool) -> Result<()> {
-    let inside = if exact {
-        returned == asked
-    } else {
-        returned.starts_with(asked)
-    };
-    if inside {
-        Ok(())
-    } else {
-        Err(Error::memory_isolation(
-            "memory_store_scope_violation",
-            "the store returned a result outside the requested partition",
-        ))
+/// A store's answer to a read of `key` at `asked`: it must be that very
+/// item. `namespace` / `returned_key` are `None` when the answer did not
+/// carry them in a readable form, which is as much a violation as a
+/// foreign partition.
+pub fn check_item(
+    namespace: Option<&[String]>,
+    returned_key: Option<&str>,
+    asked: &[String],
+    key: &str,
+) -> Result<()> {
+    if namespace != Some(asked) {
+        return Err(escaped("the store returned an item from another namespace"));
     }
+    if returned_key != Some(key) {
+        return Err(escaped("the store returned another key"));
+    }
+    Ok(())
+}
+
+/// A store's answer to a search or a listing under `asked`: every
+/// namespace in it must be `asked` or below it (`None`: unreadable).
+pub fn check_under<'a>(
+    namespaces: impl IntoIterator<Item = Option<&'a [String]>>,
+    asked: &[String],
+) -> Result<()> {
+    for namespace in namespaces {
+        if !namespace.is_some_and(|n| n.starts_with(asked)) {
+            return Err(escaped(
+                "the store returned a result outside the requested partition",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn escaped(text: &str) -> Error {
+    Error::memory_isolation("memory_store_scope_violation", text)
 }
 
 #[cfg(test)]
@@ -324,13 +344,21 @@ mod tests {
         let asked: Vec<String> = vec!["a".into(), "b".into()];
         let below: Vec<String> = vec!["a".into(), "b".into(), "c".into()];
         let beside: Vec<String> = vec!["a".into(), "bb".into()];
-        assert!(check_result(&asked, &asked, true).is_ok());
-        assert!(check_result(&below, &asked, false).is_ok());
-        assert_eq!(
-            code(check_result(&below, &asked, true).unwrap_err()),
-            "memory_store_scope_violation"
-        );
-        assert!(check_result(&beside, &asked, false).is_err());
-        assert!(check_result(&asked[..1], &asked, false).is_err());
+        assert!(check_item(Some(&asked), Some("k"), &asked, "k").is_ok());
+        for (namespace, key) in [
+            (Some(&below[..]), Some("k")),
+            (Some(&asked[..]), Some("other")),
+            (None, Some("k")),
+            (Some(&asked[..]), None),
+        ] {
+            let e = check_item(namespace, key, &asked, "k").unwrap_err();
+            assert_eq!(code(e), "memory_store_scope_violation");
+        }
+        assert!(check_under([Some(&asked[..]), Some(&below[..])], &asked).is_ok());
+        assert!(check_under([], &asked).is_ok());
+        for bad in [Some(&beside[..]), Some(&asked[..1]), None] {
+            let e = check_under([Some(&below[..]), bad], &asked).unwrap_err();
+            assert_eq!(code(e), "memory_store_scope_violation");
+        }
     }
 }

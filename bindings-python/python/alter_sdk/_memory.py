@@ -27,6 +27,7 @@ from __future__ import annotations
 import inspect
 import time
 import weakref
+from dataclasses import dataclass
 
 from . import _alter_sdk as _native
 
@@ -39,13 +40,6 @@ if TYPE_CHECKING:
     from ._models import IdentityAssertion, IdentityContext, MemoryScope
 
 __all__ = ["ScopedMemoryStore"]
-
-
-# id(identity) -> (weak reference, the values that key memory, expiry in
-# Unix seconds or None for a resolved snapshot, monotonic time trusted).
-# Keyed by id() because models compare by value: an equal object built by
-# hand must not inherit the proof.
-_PROOFS: dict[int, tuple[weakref.ReferenceType[Any], tuple[Any, ...], float | None, float]] = {}
 
 
 # The exception classes are built on first use (see __init__.py); a process
@@ -62,59 +56,74 @@ def _isolate(code: MemoryIsolationCode, message: str) -> NoReturn:
     raise MemoryIsolationError(code, message)
 
 
-def _facts(identity: Any) -> tuple[Any, ...]:
-    # Models are immutable, but object.__setattr__ can still reach them; a
-    # changed value is a different identity.
-    return (identity.app_id, identity.agent_id, identity.app_user_id, identity.user_status)
+# ------------------------------------------------------------ provenance
+
+
+@dataclass(frozen=True, slots=True)
+class _Receipt:
+    """What this process recorded when Alter handed it an identity object."""
+
+    ref: weakref.ReferenceType[Any]
+    # Every field value at receipt: models are immutable, but
+    # object.__setattr__ still reaches them, and a changed object is no
+    # longer what Alter said.
+    values: tuple[Any, ...]
+    # Unix seconds for an assertion's identity; None for a resolved one,
+    # which is a snapshot with no end of its own.
+    lapses_at: float | None
+    # time.monotonic() at receipt, to tell a fresh answer from a kept one.
+    received: float
+
+
+# By id(): models compare by value, and an equal object built by hand must
+# not pass for the one Alter returned.
+_RECEIPTS: dict[int, _Receipt] = {}
 
 
 def _trust(identity: IdentityContext, expires_at: float | None = None) -> IdentityContext:
-    """Marks ``identity`` (just built from an answer of Alter) as verified."""
-    key = id(identity)
+    """Records ``identity`` (just built from an answer of Alter) as received."""
+    slot = id(identity)
 
-    def forget(ref: weakref.ReferenceType[Any]) -> None:
-        entry = _PROOFS.get(key)
-        if entry is not None and entry[0] is ref:
-            del _PROOFS[key]
+    def dropped(ref: weakref.ReferenceType[Any]) -> None:
+        receipt = _RECEIPTS.get(slot)
+        if receipt is not None and receipt.ref is ref:
+            del _RECEIPTS[slot]
 
-    _PROOFS[key] = (weakref.ref(identity, forget), _facts(identity), expires_at, time.monotonic())
+    _RECEIPTS[slot] = _Receipt(
+        weakref.ref(identity, dropped), identity._values(), expires_at, time.monotonic()
+    )
     return identity
 
 
 def _trust_assertion(assertion: IdentityAssertion) -> IdentityAssertion:
-    """Marks an assertion's identity as verified until the assertion expires."""
-    expires = getattr(assertion.expires_at, "timestamp", None)
-    # An expiry that did not parse leaves the identity untrusted.
-    if callable(expires):
-        _trust(assertion.identity, float(expires()))
+    """Records an assertion's identity as received, until the assertion expires."""
+    timestamp = getattr(assertion.expires_at, "timestamp", None)
+    # An expiry that did not parse leaves the identity unrecorded.
+    if callable(timestamp):
+        _trust(assertion.identity, float(timestamp()))
     return assertion
 
 
-def _require_verified(
-    identity: Any,
-    *,
-    assertion_only: bool = False,
-    minted_not_before: float | None = None,
-) -> None:
-    proof = _PROOFS.get(id(identity))
-    if proof is None or proof[0]() is not identity or proof[1] != _facts(identity):
+def _receipt(identity: IdentityContext) -> _Receipt:
+    """The receipt of an identity that is still valid; refused otherwise."""
+    receipt = _RECEIPTS.get(id(identity))
+    if receipt is None or receipt.ref() is not identity or receipt.values != identity._values():
         _isolate(
             "memory_identity_unverified",
             "use an identity returned by resolve_identity() or verify_identity_assertion()",
         )
-    _, _, expires_at, trusted_at = proof
-    if assertion_only and expires_at is None:
+    if receipt.lapses_at is not None and time.time() >= receipt.lapses_at:
+        _isolate("memory_identity_expired", "the identity assertion has expired; verify a new one")
+    return receipt
+
+
+def _lapsing(identity: IdentityContext) -> None:
+    """Refuses an identity that would stay valid forever if held (a resolved
+    snapshot): only an assertion's identity may be held without re-asking."""
+    if _receipt(identity).lapses_at is None:
         _isolate(
             "memory_live_refresh_required",
             "a resolved identity is a snapshot: pass refresh_identity to re-resolve it per call",
-        )
-    if expires_at is not None and time.time() >= expires_at:
-        _isolate("memory_identity_expired", "the identity assertion has expired; verify a new one")
-    if minted_not_before is not None and trusted_at < minted_not_before:
-        _isolate(
-            "memory_refresh_not_live",
-            "refresh_identity returned an identity resolved before this call started; "
-            "it must ask Alter on every call",
         )
 
 
@@ -122,7 +131,7 @@ def scope_of(identity: IdentityContext, agent_only: Any) -> MemoryScope:
     """``IdentityContext.memory_scope``."""
     if not isinstance(agent_only, bool):
         _refuse("agent_only must be a bool")
-    _require_verified(identity)
+    _receipt(identity)
     scope: MemoryScope = _native._memory_scope(identity, agent_only)
     return scope
 
@@ -131,6 +140,44 @@ def namespace_for(scope: MemoryScope, path: Sequence[str]) -> tuple[str, ...]:
     """``MemoryScope.namespace_for``."""
     encoded: tuple[str, ...] = _native._memory_path(path)
     return tuple(scope.namespace) + encoded
+
+
+# ------------------------------------------------------------ the store
+
+
+def _held(identity: IdentityContext) -> Callable[[], Awaitable[IdentityContext]]:
+    """Who a store bound to an assertion's identity acts for: that identity,
+    while it has not expired."""
+
+    async def current() -> IdentityContext:
+        _receipt(identity)
+        return identity
+
+    return current
+
+
+def _live(
+    resolve: Callable[[], Awaitable[IdentityContext]],
+) -> Callable[[], Awaitable[IdentityContext]]:
+    """Who a store with ``refresh_identity`` acts for: what Alter answers now.
+    The answer must have been received after the question was asked: a
+    resolver that returns a kept result would never see a suspension."""
+
+    async def current() -> IdentityContext:
+        asked_at = time.monotonic()
+        answer = resolve()
+        if not inspect.isawaitable(answer):
+            _refuse("refresh_identity must return an awaitable IdentityContext")
+        identity = await answer
+        if _receipt(identity).received < asked_at:
+            _isolate(
+                "memory_refresh_not_live",
+                "refresh_identity returned an identity resolved before this call started; "
+                "it must ask Alter on every call",
+            )
+        return identity
+
+    return current
 
 
 class ScopedMemoryStore:
@@ -151,16 +198,16 @@ class ScopedMemoryStore:
         refresh_identity: Callable[[], Awaitable[IdentityContext]] | None = None,
         agent_only: bool = False,
     ) -> None:
-        if refresh_identity is not None and not callable(refresh_identity):
+        if refresh_identity is None:
+            _lapsing(identity)
+            self._current = _held(identity)
+        elif callable(refresh_identity):
+            self._current = _live(refresh_identity)
+        else:
             _refuse("refresh_identity must be callable")
-        # Without a way to re-ask Alter, only an identity that expires on
-        # its own (a verified assertion) may be held.
-        _require_verified(identity, assertion_only=refresh_identity is None)
+        self._agent_only = agent_only
         self._scope = scope_of(identity, agent_only)
         self._store = store
-        self._identity = identity
-        self._refresh_identity = refresh_identity
-        self._agent_only = agent_only
 
     @property
     def scope(self) -> MemoryScope:
@@ -170,52 +217,40 @@ class ScopedMemoryStore:
     def __repr__(self) -> str:
         return f"ScopedMemoryStore(partition_key={self._scope.partition_key!r})"
 
-    async def _namespace(self, path: Sequence[str]) -> tuple[str, ...]:
-        # The path is read before anything is awaited, so a caller that
-        # mutates its list meanwhile cannot change where the call goes.
-        namespace = namespace_for(self._scope, path)
-        if self._refresh_identity is None:
-            identity = self._identity
-            _require_verified(identity, assertion_only=True)
-        else:
-            started = time.monotonic()
-            pending = self._refresh_identity()
-            if not inspect.isawaitable(pending):
-                _refuse("refresh_identity must return an awaitable IdentityContext")
-            identity = await pending
-            # Proof that the resolver asked Alter during this call, not
-            # before it (a cached result would never notice a suspension).
-            _require_verified(identity, minted_not_before=started)
-        current = scope_of(identity, self._agent_only)
-        if current.partition_key != self._scope.partition_key:
+    async def _at(self, path: Sequence[str]) -> tuple[str, ...]:
+        """The store namespace of ``path``, once the identity is confirmed."""
+        # Encoded before anything is awaited: a caller that changes its list
+        # meanwhile cannot move the call.
+        target = namespace_for(self._scope, path)
+        # `_current` has checked the identity's receipt.
+        now: MemoryScope = _native._memory_scope(await self._current(), self._agent_only)
+        if now.partition_key != self._scope.partition_key:
             _isolate(
                 "memory_identity_changed",
                 "refresh_identity resolved someone else: create a new store for that identity",
             )
-        return namespace
+        return target
 
     async def get(self, path: Sequence[str], key: str) -> MemoryItem | None:
         """The item ``key`` under ``path``, or ``None``."""
         _native._memory_key(key)
-        namespace = await self._namespace(path)
-        item = await self._store.aget(namespace, key)
-        if item is not None:
-            _native._memory_result(getattr(item, "namespace", None), namespace, True)
-            if getattr(item, "key", None) != key:
-                _isolate("memory_store_scope_violation", "the store returned another key")
-        return item
+        target = await self._at(path)
+        found = await self._store.aget(target, key)
+        if found is not None:
+            _native._memory_item(found, target, key)
+        return found
 
     async def put(self, path: Sequence[str], key: str, value: dict[str, Any]) -> None:
         """Stores ``value`` (a dict) as ``key`` under ``path``."""
         _native._memory_key(key)
         if not isinstance(value, dict):
             _refuse("value must be a dict")
-        await self._store.aput(await self._namespace(path), key, value)
+        await self._store.aput(await self._at(path), key, value)
 
     async def delete(self, path: Sequence[str], key: str) -> None:
         """Deletes ``key`` under ``path``."""
         _native._memory_key(key)
-        await self._store.adelete(await self._namespace(path), key)
+        await self._store.adelete(await self._at(path), key)
 
     async def search(
         self,
@@ -232,25 +267,20 @@ class ScopedMemoryStore:
             _refuse("query must be a string")
         if filter is not None and not isinstance(filter, dict):
             _refuse("filter must be a dict")
-        namespace = await self._namespace(path)
-        items = list(
-            await self._store.asearch(
-                namespace, query=query, filter=filter, limit=limit, offset=offset
-            )
+        target = await self._at(path)
+        answer = await self._store.asearch(
+            target, query=query, filter=filter, limit=limit, offset=offset
         )
-        for item in items:
-            _native._memory_result(getattr(item, "namespace", None), namespace, False)
-        return items
+        found = list(answer)
+        _native._memory_under([getattr(i, "namespace", None) for i in found], target)
+        return found
 
     async def list_namespaces(
         self, path: Sequence[str] = (), *, limit: int = 100, offset: int = 0
     ) -> list[tuple[str, ...]]:
         """Namespaces under ``path``; every result is checked to lie inside it."""
         _native._memory_page(limit, offset)
-        namespace = await self._namespace(path)
-        found = list(
-            await self._store.alist_namespaces(prefix=namespace, limit=limit, offset=offset)
-        )
-        for result in found:
-            _native._memory_result(result, namespace, False)
+        target = await self._at(path)
+        found = list(await self._store.alist_namespaces(prefix=target, limit=limit, offset=offset))
+        _native._memory_under(found, target)
         return found
