@@ -3,6 +3,7 @@
 //! (`POST /sdk/grants/{grant_id}/report-scope-mismatch`, §10): their bodies,
 //! header redaction, body caps and the warning logged when a row is refused.
 
+use crate::headers::is_sensitive_header;
 use crate::inject::RequestBody;
 use crate::provider_url::ParsedUrl;
 use crate::token::TokenResponse;
@@ -11,18 +12,6 @@ use serde_json::{Map, Value};
 
 /// Bodies larger than this are replaced by a size placeholder.
 pub const MAX_BODY_SIZE_BYTES: usize = 10_000;
-
-/// Header names removed from every logged header set (§9.4 pass 2).
-pub const SENSITIVE_HEADERS: [&str; 8] = [
-    "authorization",
-    "cookie",
-    "set-cookie",
-    "x-api-key",
-    "x-auth-token",
-    "x-amz-date",
-    "x-amz-content-sha256",
-    "x-amz-security-token",
-];
 
 /// Header names the SigV4 injection strip removes (§6.5, §9.4 pass 1).
 pub const SIGV4_HEADERS: [&str; 4] = [
@@ -43,7 +32,9 @@ pub fn transport_timeout_placeholder(latency_ms: u64) -> String {
 
 /// The request headers as logged: first every name in `injection_strip`
 /// (the injected header and header-rule keys, or [`SIGV4_HEADERS`]), then
-/// the sensitive names, all compared case-insensitively.
+/// every credential header ([`crate::headers::is_sensitive_header`]: the
+/// §9.4 names, every name proxy mode reserves and the common API-key
+/// headers), all compared case-insensitively.
 pub fn redact_request_headers<S: AsRef<str>>(
     headers: &[(String, String)],
     injection_strip: &[S],
@@ -54,7 +45,7 @@ pub fn redact_request_headers<S: AsRef<str>>(
             !injection_strip
                 .iter()
                 .any(|s| s.as_ref().eq_ignore_ascii_case(k))
-                && !SENSITIVE_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(k))
+                && !is_sensitive_header(k)
         })
         .cloned()
         .collect()
@@ -65,10 +56,10 @@ pub fn redact_request_headers<S: AsRef<str>>(
 pub fn redact_response_headers(headers: &[(String, String)]) -> Map<String, Value> {
     let mut out: Vec<(String, String)> = Vec::new();
     for (k, v) in headers {
-        let name = k.to_ascii_lowercase();
-        if SENSITIVE_HEADERS.contains(&name.as_str()) {
+        if is_sensitive_header(k) {
             continue;
         }
+        let name = k.to_ascii_lowercase();
         match out.iter_mut().find(|(n, _)| *n == name) {
             Some((_, joined)) => {
                 joined.push_str(", ");

@@ -2,6 +2,7 @@
 //! `with_constraints`, construction, lifecycle and the response hooks' state.
 
 use crate::config::{self, CallerType};
+use crate::env_proxy::{EnvLookup, ProxyRules};
 use crate::error::{Error, Result};
 use crate::ratelimit::RateLimitSnapshot;
 use crate::retry::RetryPolicy;
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Exchanges one pool keeps in flight at once; more wait for a free slot.
 /// The official package caps each of its two pools at 100 connections; so
@@ -55,6 +57,10 @@ pub struct ClientOptions {
     pub warnings: Option<WarningSink>,
     /// Overrides the `User-Agent` product token (bindings name themselves).
     pub user_agent: Option<String>,
+    /// Where the proxy variables (`HTTPS_PROXY`, `NO_PROXY`, ...) are read,
+    /// once, at construction; `None` reads the process environment. See
+    /// [`crate::env_proxy`].
+    pub env: Option<EnvLookup>,
 }
 
 impl fmt::Debug for ClientOptions {
@@ -67,6 +73,7 @@ impl fmt::Debug for ClientOptions {
             .field("caller_type", &self.caller_type)
             .field("user_token_getter", &self.user_token_getter.is_some())
             .field("retry", &self.retry)
+            .field("env", &self.env.is_some())
             .finish()
     }
 }
@@ -85,12 +92,19 @@ pub(crate) struct Shared {
     pub principal: Principal,
     /// The two pools, rebuilt in a forked child (see [`Pools`]).
     pools: Mutex<Pools>,
+    /// Backed by a buffer that is wiped once the last copy (the pools'
+    /// default headers included) is dropped; see [`api_key_header`].
     api_key_header: HeaderValue,
+    /// The proxy rules read at construction, reused when a forked child
+    /// rebuilds its pools.
+    proxy: ProxyRules,
+    /// Where `proxy` was read, handed on to `App::get_agent`'s child.
+    pub env: Option<EnvLookup>,
     pub base_url: String,
     pub signing_key: SigningKey,
     /// Kept for `App::get_agent`, which builds a child with the same key;
-    /// cleared on close.
-    pub api_key: Mutex<Option<String>>,
+    /// cleared (and wiped) on close.
+    pub api_key: Mutex<Option<Zeroizing<String>>>,
     pub timeout: Duration,
     pub caller: Option<String>,
     pub caller_type: CallerType,
@@ -147,11 +161,30 @@ pub(crate) struct Local {
     closed: AtomicBool,
 }
 
+/// The `x-api-key` header value over a buffer of our own: `HeaderValue`
+/// clones share it, and it is wiped when the last one is dropped. (Copies
+/// the HTTP stack makes while writing a request are transient and beyond
+/// reach.)
+fn api_key_header(api_key: &str) -> Result<HeaderValue> {
+    let owned = Zeroizing::new(api_key.as_bytes().to_vec());
+    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(owned))
+        .map_err(|_| Error::sdk("api_key contains invalid characters"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 impl Pools {
-    fn build(api_key: &HeaderValue, user_agent: &str, timeout: Duration) -> Result<Pools> {
+    fn build(
+        api_key: &HeaderValue,
+        user_agent: &str,
+        timeout: Duration,
+        proxy: &ProxyRules,
+    ) -> Result<Pools> {
         let mut default_headers = HeaderMap::new();
         default_headers.insert("x-api-key", api_key.clone());
-        let backend = reqwest::Client::builder()
+        // Both pools: the proxy variables, but never for loopback.
+        let backend = proxy
+            .apply(reqwest::Client::builder())
             .default_headers(default_headers)
             .user_agent(user_agent)
             .redirect(reqwest::redirect::Policy::none())
@@ -163,7 +196,8 @@ impl Pools {
             .build()
             .map_err(|_| Error::sdk("could not initialise the backend HTTP client"))?;
         // The provider pool never carries the API key or any Alter header.
-        let provider = reqwest::Client::builder()
+        let provider = proxy
+            .apply(reqwest::Client::builder())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -199,7 +233,12 @@ impl Shared {
     fn pools<T>(&self, pick: impl FnOnce(&Pools) -> T) -> T {
         let mut p = self.pools.lock().unwrap();
         if p.pid != std::process::id() {
-            if let Ok(fresh) = Pools::build(&self.api_key_header, &self.user_agent, self.timeout) {
+            if let Ok(fresh) = Pools::build(
+                &self.api_key_header,
+                &self.user_agent,
+                self.timeout,
+                &self.proxy,
+            ) {
                 let stale = std::mem::replace(&mut *p, fresh);
                 // Its connections live on the parent's (dead) runtime.
                 std::mem::forget(stale);
@@ -322,7 +361,15 @@ fn default_warnings() -> WarningSink {
 impl Client {
     /// Builds a client. Purely local: validates everything, derives the
     /// signing key and sets up the two connection pools.
-    pub fn new(principal: Principal, opts: ClientOptions) -> Result<Client> {
+    /// The caller's copy of the API key in `opts` is wiped before this
+    /// returns; the client keeps its own (wiped on close and drop).
+    pub fn new(principal: Principal, mut opts: ClientOptions) -> Result<Client> {
+        let built = Client::build(principal, &opts);
+        opts.api_key.zeroize();
+        built
+    }
+
+    fn build(principal: Principal, opts: &ClientOptions) -> Result<Client> {
         if opts.api_key.is_empty() {
             return Err(Error::sdk("api_key is required"));
         }
@@ -353,18 +400,20 @@ impl Client {
             .clone()
             .unwrap_or_else(|| config::USER_AGENT.to_string());
 
-        let mut key_value = HeaderValue::from_str(&opts.api_key)
-            .map_err(|_| Error::sdk("api_key contains invalid characters"))?;
-        key_value.set_sensitive(true);
-        let pools = Pools::build(&key_value, &user_agent, timeout)?;
+        let key_value = api_key_header(&opts.api_key)?;
+        let env = opts.env.clone();
+        let proxy = ProxyRules::from_env(env.as_ref().unwrap_or(&crate::env_proxy::process_env()))?;
+        let pools = Pools::build(&key_value, &user_agent, timeout, &proxy)?;
 
         let shared = Shared {
             principal,
             pools: Mutex::new(pools),
             api_key_header: key_value,
+            proxy,
+            env,
             base_url,
             signing_key: SigningKey::derive(&opts.api_key),
-            api_key: Mutex::new(Some(opts.api_key.clone())),
+            api_key: Mutex::new(Some(Zeroizing::new(opts.api_key.clone()))),
             timeout,
             caller: opts.caller.clone(),
             caller_type,

@@ -17,6 +17,7 @@ use crate::sigv4;
 use crate::token::{InjectionTarget, TokenResponse, ValueSource};
 use std::fmt;
 use std::time::SystemTime;
+use zeroize::Zeroize;
 
 /// The caller's request body.
 #[derive(Clone, PartialEq)]
@@ -51,6 +52,16 @@ pub struct ProviderRequest {
     /// The request headers with credentials removed (§9.4), for the audit
     /// row.
     pub audit_headers: Vec<(String, String)>,
+}
+
+impl Drop for ProviderRequest {
+    /// The headers and the URL may hold the credential.
+    fn drop(&mut self) {
+        for (_, v) in &mut self.headers {
+            v.zeroize();
+        }
+        self.url.zeroize();
+    }
 }
 
 impl fmt::Debug for ProviderRequest {
@@ -268,14 +279,14 @@ fn build_sigv4(
         token.additional_credential("region"),
         expanded_url,
     )?;
-    let host_header = extra_headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("host"))
-        .map(|(_, v)| v.as_str());
+    // The signed host is always the URL's, the host connected to: callers
+    // cannot set `Host` (it is a framing header, refused before the token
+    // fetch by `headers::check_caller_headers`), so §6.2 step 6's caller
+    // `Host` case never arises.
     let signed = sigv4::sign(&sigv4::SigV4Request {
         method: &method,
         url: &url,
-        host_header,
+        host_header: None,
         payload: payload.as_deref().unwrap_or(b""),
         access_key_id: token.access_token(),
         secret_key,
@@ -400,7 +411,7 @@ mod tests {
             ])
         );
         assert_eq!(
-            String::from_utf8(r.body.unwrap()).unwrap(),
+            String::from_utf8(r.body.clone().unwrap()).unwrap(),
             "{\"é\":[1.5,1e+20]}"
         );
         assert_eq!(r.url, "https://h/p");
@@ -604,7 +615,7 @@ mod tests {
         let r = build(
             &t,
             "https://api.example.com/x",
-            &[("HOST", "api.example.com")],
+            &[("X-Custom", "c")],
             None,
             &RequestBody::None,
         )
@@ -619,10 +630,7 @@ mod tests {
             auth.contains("/us-west-2/execute-api/aws4_request"),
             "{auth}"
         );
-        assert_eq!(
-            r.headers[0],
-            ("HOST".to_string(), "api.example.com".to_string())
-        );
+        assert_eq!(r.headers[0], ("X-Custom".to_string(), "c".to_string()));
         assert_eq!(r.body, None);
         assert_eq!(r.url, "https://api.example.com/x");
 

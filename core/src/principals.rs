@@ -152,7 +152,7 @@ impl App {
             Error::value("App has been closed; cannot mint an impersonating agent.")
         })?;
         let opts = ClientOptions {
-            api_key,
+            api_key: api_key.to_string(),
             base_url: Some(shared.base_url.clone()),
             timeout: Some(shared.timeout),
             caller: Some(id),
@@ -161,6 +161,7 @@ impl App {
             retry: Some(shared.retry.clone()),
             warnings: Some(shared.warnings.clone()),
             user_agent: Some(shared.user_agent.clone()),
+            env: shared.env.clone(),
         };
         let mut agent = Agent::new(opts)?;
         agent.ident = Arc::new(AgentIdentity {

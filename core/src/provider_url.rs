@@ -372,8 +372,103 @@ impl ParsedUrl {
     }
 }
 
+/// The refusal of a URL with `user:password@` (see [`check_authority`]).
+pub const MSG_USERINFO: &str = "url must not contain user information (user:password@host): the vault injects the credential; send other credentials as headers";
+/// The refusal of a host that URL parsers read differently.
+pub const MSG_AMBIGUOUS_HOST: &str = "url host is ambiguous: URL parsers read it differently (numeric forms such as decimal, octal, hex or shortened IPv4 are refused); write a DNS name, a dotted-decimal IPv4 address or a bracketed IPv6 address";
+
+/// Whether our host and the WHATWG host (the `url` crate's, which the HTTP
+/// client connects to) are the same host.
+fn same_host(ours: &str, theirs: Option<url::Host<&str>>) -> bool {
+    match theirs {
+        Some(url::Host::Ipv6(a)) => ours.parse::<std::net::Ipv6Addr>() == Ok(a),
+        Some(url::Host::Ipv4(a)) => ours.parse::<std::net::Ipv4Addr>() == Ok(a),
+        Some(url::Host::Domain(d)) => {
+            d == ours && ours.parse::<std::net::Ipv4Addr>().is_err() && !ours.contains(':')
+        }
+        None => false,
+    }
+}
+
+/// Whether the WHATWG parser reads `text` with the scheme, host and port
+/// of `parsed`.
+fn whatwg_agrees(text: &str, parsed: &ParsedUrl) -> bool {
+    url::Url::parse(text).is_ok_and(|u| {
+        u.scheme() == parsed.scheme
+            && same_host(&parsed.host, u.host())
+            && u.port().map(i64::from) == parsed.port
+    })
+}
+
+/// Checks that credentials can only go where the vault approves: no
+/// `user:password@` (it would reach the provider as a second credential and
+/// be written into the audit row), and a host that every parser reads the
+/// same way. The vault is told one host; the HTTP client connects to the
+/// host the `url` crate (WHATWG rules) reads, so both the URL as written
+/// and its normalised rendering must give that host, scheme and port.
+/// `http://2130706433/`, `0x7f.0.0.1`, `0177.0.0.1` and `127.1` are all
+/// 127.0.0.1 to a browser-style parser and something else (or nothing) to
+/// others, so they are refused. Divergence from the reference, which
+/// accepts all of them.
+///
+/// Applies to an absolute URL with a host; whether there must be one is
+/// the caller's rule.
+pub fn check_authority(url: &str, parsed: &ParsedUrl) -> Result<()> {
+    if !parsed.userinfo.is_empty()
+        || url::Url::parse(url).is_ok_and(|u| {
+            u.has_authority() && (!u.username().is_empty() || u.password().is_some())
+        })
+    {
+        return Err(Error::value(MSG_USERINFO));
+    }
+    if parsed.host.is_empty() || !matches!(parsed.scheme.as_str(), "http" | "https") {
+        return Ok(());
+    }
+    if !whatwg_agrees(url, parsed) || !whatwg_agrees(&parsed.render(), parsed) {
+        return Err(Error::value(MSG_AMBIGUOUS_HOST));
+    }
+    Ok(())
+}
+
+/// [`check_authority`] for a URL whose other rules are the backend's (proxy
+/// mode, requests.md §2.4): a URL this parser cannot read is left to the
+/// backend, unless the WHATWG parser reads an IPv4 address in it
+/// (`0177.0.0.1`), which is ambiguous.
+pub fn check_target(url: &str) -> Result<()> {
+    match ParsedUrl::parse(url) {
+        Ok(parsed) => check_authority(url, &parsed),
+        Err(_) if is_ambiguous_numeric(url) => Err(Error::value(MSG_AMBIGUOUS_HOST)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// A URL we cannot parse that the WHATWG parser reads as an IPv4 address
+/// (`0177.0.0.1`): ambiguous rather than merely invalid.
+fn is_ambiguous_numeric(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| matches!(u.host(), Some(url::Host::Ipv4(_))))
+}
+
+/// The URL the vault is told about in `/sdk/token` `request.url`, and the
+/// audit row's `url`: the normalised rendering the provider is called
+/// with (scheme and host lower-cased, default port dropped, dot segments
+/// removed, percent-encoding as on the wire), with the URL's own query and
+/// without the fragment, which is never sent. So the scheme, host, port and
+/// path the vault approves are exactly the ones connected to and requested.
+///
+/// As in the reference (requests.md §3.2), `query_params` and injected
+/// query credentials are not part of it; the URL's own query is, even when
+/// `query_params` later replace it on the wire (§2.6). For a URL already
+/// in normal form (the usual case) this is the URL as given, byte for byte.
+pub fn declared_url(expanded: &str) -> Result<String> {
+    let mut parsed = ParsedUrl::parse(expanded).map_err(|_| parse_err())?;
+    parsed.fragment = None;
+    let rendered = parsed.render();
+    // The serialisation the HTTP client puts on the wire.
+    Ok(url::Url::parse(&rendered).map_or(rendered, String::from))
+}
+
 /// §2.4: the provider URL rules (retrieve mode only), applied to the
-/// expanded URL.
+/// expanded URL, plus [`check_authority`].
 pub fn check_provider_url(url: &str) -> Result<()> {
     if url.is_empty() {
         return Err(Error::value("url must be a non-empty absolute URL"));
@@ -381,16 +476,23 @@ pub fn check_provider_url(url: &str) -> Result<()> {
     let parsed = match ParsedUrl::parse(url) {
         Ok(p) => p,
         Err(UrlError::TooLong) => return Err(Error::value(MSG_TOO_LONG)),
+        Err(UrlError::Invalid) if is_ambiguous_numeric(url) => {
+            return Err(Error::value(MSG_AMBIGUOUS_HOST))
+        }
         Err(UrlError::Invalid) => {
             return Err(Error::value("url must be a valid absolute HTTP URL"))
         }
     };
+    if !parsed.userinfo.is_empty() {
+        return Err(Error::value(MSG_USERINFO));
+    }
     if parsed.host.is_empty() {
         return Err(Error::value("url must include a hostname"));
     }
     if matches!(parsed.explicit_port, Some(p) if !(0..=65535).contains(&p)) {
         return Err(Error::value("url must use a valid port (0-65535)"));
     }
+    check_authority(url, &parsed)?;
     let ok = match parsed.scheme.as_str() {
         "https" => true,
         "http" => matches!(parsed.host.as_str(), "localhost" | "127.0.0.1" | "::1"),
@@ -794,7 +896,9 @@ mod tests {
             "https://h/a b?c d",
             "https://h:0/",
             "https://h:65535/",
-            "https://user:pw@h/",
+            "https://bücher.example/",
+            "https://h.example./x",
+            "https://[::ffff:127.0.0.1]/x",
         ];
         for u in ok {
             check_provider_url(u).unwrap_or_else(|e| panic!("{u}: {}", e.message()));
@@ -835,6 +939,160 @@ mod tests {
         }
         let long = format!("https://h/{}", "a".repeat(MAX_URL_LENGTH));
         assert_eq!(value_err(check_provider_url(&long)), MSG_TOO_LONG);
+    }
+
+    #[test]
+    fn userinfo_is_refused_before_anything_else_about_the_host() {
+        for u in [
+            "https://user:pw@h/",
+            "https://user@h/",
+            "https://:pw@h/",
+            "http://u:p@127.0.0.1/x",
+            "https://a@b@h/",
+            "HTTPS://User:PW@API.example.com:443/v1",
+            // `\` ends the authority for a WHATWG parser, not for others.
+            "https://evil.example\\@good.example/",
+        ] {
+            assert_eq!(value_err(check_provider_url(u)), MSG_USERINFO, "{u}");
+        }
+        // The message never quotes the password.
+        assert!(!MSG_USERINFO.contains("pw"));
+    }
+
+    #[test]
+    fn ambiguous_hosts_are_refused() {
+        for u in [
+            "http://2130706433/",
+            "https://2130706433/",
+            "http://0177.0.0.1/",
+            "https://0177.0.0.01/",
+            "https://0x7f.0.0.1/",
+            "http://0x7F000001/",
+            "http://127.1/",
+            "https://127.0.1/",
+            "https://10.1/",
+            "http://127.0.0.1./",
+            "https://h%61st.example/",
+            "https://evil.example\\.good.example/",
+            "https://1.2.3.4.5/",
+            "https://exa mple.com/",
+        ] {
+            assert_eq!(value_err(check_provider_url(u)), MSG_AMBIGUOUS_HOST, "{u}");
+        }
+    }
+
+    /// The `url` crate (the WHATWG parser the HTTP client connects with) is
+    /// the oracle: for every URL the rules accept, it reads the same
+    /// scheme, host and port from the URL as written and from the rendering
+    /// sent on the wire; every host it reads differently is refused.
+    #[test]
+    fn accepted_hosts_agree_with_the_whatwg_parser() {
+        let pieces = [
+            "",
+            "0",
+            "00",
+            "1",
+            "127",
+            "255",
+            "256",
+            "0x",
+            "0x7f",
+            "0X1",
+            "08",
+            "4294967295",
+            "a",
+            "A",
+            "xn--bcher-kva",
+            "bücher",
+            "%41",
+            "%",
+            "_",
+            "-",
+            "\\",
+            "[",
+            "]",
+            "::1",
+            "é",
+        ];
+        let mut hosts = Vec::new();
+        for a in pieces {
+            hosts.push(a.to_string());
+            for b in pieces {
+                hosts.push(format!("{a}.{b}"));
+                hosts.push(format!("{a}.{b}."));
+                for c in ["0", "1", "example", "0x1"] {
+                    hosts.push(format!("{a}.{b}.{c}"));
+                    hosts.push(format!("{a}.{b}.0.{c}"));
+                }
+            }
+        }
+        hosts.extend(
+            [
+                "[::1]",
+                "[::ffff:7f00:1]",
+                "[2001:DB8::1]",
+                "[fe80::1%25eth0]",
+            ]
+            .map(String::from),
+        );
+        let (mut accepted, mut refused) = (0, 0);
+        for host in &hosts {
+            for scheme in ["https", "http"] {
+                let url = format!("{scheme}://{host}:8443/p");
+                let Ok(()) = check_provider_url(&url) else {
+                    refused += 1;
+                    continue;
+                };
+                accepted += 1;
+                let ours = ParsedUrl::parse(&url).unwrap();
+                for text in [url.clone(), ours.render(), declared_url(&url).unwrap()] {
+                    let theirs = url::Url::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+                    let theirs_host = match theirs.host().unwrap() {
+                        url::Host::Domain(d) => d.to_string(),
+                        url::Host::Ipv4(a) => a.to_string(),
+                        url::Host::Ipv6(a) => a.to_string(),
+                    };
+                    let ours_host = match ours.host.parse::<std::net::Ipv6Addr>() {
+                        Ok(a) => a.to_string(),
+                        Err(_) => ours.host.clone(),
+                    };
+                    assert_eq!(theirs_host, ours_host, "{url} read as {text}");
+                    assert_eq!(theirs.port(), Some(8443), "{url}");
+                    assert_eq!(theirs.scheme(), scheme, "{url}");
+                }
+            }
+        }
+        // Both sides of the property are exercised.
+        assert!(
+            accepted > 100 && refused > 100,
+            "{accepted} accepted, {refused} refused"
+        );
+    }
+
+    #[test]
+    fn the_declared_url_is_the_wire_rendering_without_fragment() {
+        let d = |u: &str| declared_url(u).unwrap();
+        assert_eq!(
+            d("HTTPS://API.Example.COM:443/a/./b/../c d?x=1 2&y='#frag"),
+            "https://api.example.com/a/c%20d?x=1%202&y=%27"
+        );
+        assert_eq!(d("http://127.0.0.1:80/p"), "http://127.0.0.1/p");
+        assert_eq!(
+            d("https://bücher.example/é"),
+            "https://xn--bcher-kva.example/%C3%A9"
+        );
+        // A URL already in normal form is declared byte for byte.
+        for u in [
+            "https://api.example.com/v1/refunds",
+            "https://www.googleapis.com/calendar/v3/calendars/primary/events?maxResults=5",
+            "http://127.0.0.1:8080/x/a%2Fb%20c",
+        ] {
+            assert_eq!(d(u), u);
+        }
+        // What the HTTP client would request from the rendering of the URL.
+        let wire = url::Url::parse(&url_with_replaced_query("https://h/a b/'?q='", None).unwrap())
+            .unwrap();
+        assert_eq!(d("https://h/a b/'?q='"), wire.as_str());
     }
 
     #[test]

@@ -75,10 +75,6 @@ pub enum ProxyOutcome {
     Pending(PendingApproval),
 }
 
-fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 fn check_opt(name: &str, v: &Option<String>, suffix: &str) -> Result<()> {
     match v {
         Some(s) if s.is_empty() => Err(Error::value(format!(
@@ -86,6 +82,13 @@ fn check_opt(name: &str, v: &Option<String>, suffix: &str) -> Result<()> {
         ))),
         _ => Ok(()),
     }
+}
+
+/// The URL checks that apply in proxy mode too: no `user:password@`, no
+/// ambiguous host ([`provider_url::check_target`]).
+fn check_target(url: &str) -> Result<()> {
+    provider_url::check_target(url)
+        .map_err(|e| Error::value(format!("proxy_request: {}", e.message())))
 }
 
 impl Client {
@@ -153,17 +156,15 @@ impl Client {
                 let lowered = name.trim().to_ascii_lowercase();
                 if RESERVED_HEADERS.contains(&lowered.as_str()) {
                     return Err(Error::value(format!(
-                        "proxy_request: header '{name}' is reserved for backend credential injection and cannot be sent from the SDK. The backend adds the credential itself."
-                    )));
-                }
-                if name.is_empty() || !name.bytes().all(is_token_char) {
-                    return Err(Error::value(format!(
-                        "proxy_request: header name '{name}' is not a valid HTTP header name (RFC 9110 token characters only)"
+                        "proxy_request: header '{}' is reserved for backend credential injection and cannot be sent from the SDK. The backend adds the credential itself.",
+                        name.escape_debug()
                     )));
                 }
             }
+            crate::headers::check_caller_headers(headers, "proxy_request")?;
         }
         let expanded = provider_url::expand_path_params(url, &o.path_params, "proxy_request")?;
+        check_target(&expanded)?;
         let method = method.to_ascii_uppercase();
         let user_token = self.resolve_user_token(o.user_token.as_deref()).await?;
         if let Some(c) = &o.caller {

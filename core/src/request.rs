@@ -8,6 +8,7 @@ use crate::context::{context_header, Context};
 use crate::error::{self, Details, Error, Result};
 use crate::inject::{self, RequestBody};
 use crate::provider_url::{self, QueryParams};
+use crate::scrub::Scrubber;
 use crate::token::{self, RetryInfo, TokenResponse};
 use crate::transport::{Actor, Call, Reply, Site};
 use bytes::Bytes;
@@ -168,6 +169,9 @@ impl Client {
         let expanded = provider_url::expand_path_params(url, &o.path_params, "request")?;
         provider_url::check_provider_url(&expanded)?;
         provider_url::check_pre_token_length(&expanded, o.query_params.as_ref())?;
+        crate::headers::check_caller_headers(&o.headers, "request")?;
+        // What the vault approves is what is connected to and requested.
+        let declared = provider_url::declared_url(&expanded)?;
         if let Some(c) = &o.caller {
             crate::config::validate_caller_override(c)?;
         }
@@ -189,7 +193,7 @@ impl Client {
             "reason".into(),
             o.reason.clone().map_or(Value::Null, Value::String),
         );
-        body.insert("request".into(), json!({"method": method, "url": expanded}));
+        body.insert("request".into(), json!({"method": method, "url": declared}));
         if let Some(t) = &user_token {
             body.insert("user_token".into(), t.as_str().into());
         }
@@ -217,6 +221,8 @@ impl Client {
         }
         let token = token::parse_token_response(&reply.body, o.grant_id.as_deref())?;
         *self.shared.last_retry_info.lock().unwrap() = token.retry_info.clone();
+        // Provider text quoted in audit rows and errors loses the credential.
+        let scrubber = Scrubber::for_token(&token);
 
         let req_body = match (&o.json, &o.body) {
             (Some(j), _) => RequestBody::Json(j.clone()),
@@ -262,7 +268,7 @@ impl Client {
                 let row = audit::audit_body(
                     &token,
                     &method,
-                    &expanded,
+                    &declared,
                     &preq.audit_headers,
                     &req_body,
                     0,
@@ -272,7 +278,7 @@ impl Client {
                     o.reason.as_deref(),
                     ctx.as_deref(),
                 );
-                self.spawn_audit(row, ctx_header.clone());
+                self.spawn_audit(scrubbed(&scrubber, row), ctx_header.clone());
                 return Err(if timed_out {
                     Error::timeout("Provider API request timed out", error_details())
                 } else {
@@ -283,7 +289,7 @@ impl Client {
         let row = audit::audit_body(
             &token,
             &method,
-            &expanded,
+            &declared,
             &preq.audit_headers,
             &req_body,
             status,
@@ -293,13 +299,14 @@ impl Client {
             o.reason.as_deref(),
             ctx.as_deref(),
         );
-        self.spawn_audit(row, ctx_header);
+        self.spawn_audit(scrubbed(&scrubber, row), ctx_header);
 
         if status >= 400 {
             return Err(self.provider_error(
                 status,
                 &headers,
                 &resp_body,
+                &scrubber,
                 &token,
                 &method,
                 &expanded,
@@ -382,6 +389,7 @@ impl Client {
         status: u16,
         headers: &[(String, String)],
         body: &[u8],
+        scrubber: &Scrubber,
         token: &TokenResponse,
         method: &str,
         url: &str,
@@ -392,7 +400,9 @@ impl Client {
             .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
             .map(|(_, v)| v.as_str())
             .collect();
-        let www_raw = www.join(", ");
+        // Quoted in the error, a warning and the scope report: scrubbed
+        // before it is parsed, so no part of it can carry the credential.
+        let www_raw = scrubber.scrub(&www.join(", ")).into_owned();
         let challenge = crate::www_auth::parse_bearer_challenge(&www_raw);
         let chal = |k: &str| {
             challenge
@@ -401,7 +411,9 @@ impl Client {
                 .map(|(_, v)| v.clone())
         };
         let insufficient = chal("error").as_deref() == Some("insufficient_scope");
-        let safe_body = audit::safe_response_body(body);
+        let safe_body = scrubber
+            .scrub(&audit::safe_response_body(body))
+            .into_owned();
         let mut resolved = Details::new();
         resolved.insert("grant_id".into(), token.grant_id.as_str().into());
         resolved.insert("provider_id".into(), token.provider_id.as_str().into());
@@ -496,6 +508,13 @@ impl Client {
         });
         self.shared.tasks().spawn(post);
     }
+}
+
+/// An audit row with the call's secrets scrubbed from every string in it
+/// (a provider may echo the credential in its body or headers).
+fn scrubbed(scrubber: &Scrubber, mut row: Value) -> Value {
+    scrubber.scrub_value(&mut row);
+    row
 }
 
 /// A background post (audit row, scope-mismatch report): waits for one of
@@ -621,5 +640,292 @@ mod tests {
         release.send(true).unwrap();
         client.close().await;
         assert_eq!(*held.borrow(), total, "close() sends every queued row");
+    }
+
+    /// A hostile provider: it echoes the credential (raw, base64 and
+    /// percent-encoded) in its body, in a header and in its
+    /// `WWW-Authenticate` challenge. Backend and provider are one scripted
+    /// server, so the test sees exactly what the SDK posts back.
+    mod hostile_provider {
+        use crate::client::{Client, ClientOptions, Principal};
+        use crate::error::Error;
+        use crate::testutil::{scripted_server, Answer, Seen};
+        use crate::{RequestOptions, RetryPolicy};
+        use base64::Engine;
+        use serde_json::json;
+        use std::sync::Arc;
+
+        const TOKEN: &str = "tok/ECHOED+8c1f=2a";
+        const ACCT: &str = "acct-ECHOED-77";
+        const GID: &str = "0b7e3f1a-5c2d-4e8f-9a10-1b2c3d4e5f60";
+
+        fn forms() -> Vec<String> {
+            let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+            vec![
+                TOKEN.to_string(),
+                ACCT.to_string(),
+                b64(TOKEN),
+                b64(&format!("Bearer {TOKEN}")),
+                "tok%2FECHOED%2B8c1f%3D2a".to_string(),
+            ]
+        }
+
+        fn assert_clean(what: &str, text: &str) {
+            for secret in forms() {
+                assert!(!text.contains(&secret), "{what} carries {secret}: {text}");
+            }
+        }
+
+        fn answer(req: &Seen, provider_status: u16) -> Answer {
+            let target = req.target();
+            if target.starts_with("/sdk/token") {
+                let body = json!({
+                    "access_token": TOKEN, "grant_id": GID, "provider_id": "acme",
+                    "additional_credentials": {"acct": ACCT},
+                    "additional_injections": [
+                        {"target": "header", "key": "X-Acct", "value_source": "additional_credentials.acct"}
+                    ]
+                });
+                return (200, vec![], body.to_string().into_bytes());
+            }
+            if target.starts_with("/sdk/") {
+                return (204, vec![], Vec::new());
+            }
+            // The provider: everything it received, and more, echoed back.
+            let auth = req
+                .head
+                .lines()
+                .find_map(|l| l.strip_prefix("authorization: "))
+                .unwrap_or("")
+                .to_string();
+            let mut body = format!("you sent:\n{}\n", req.head);
+            for f in forms() {
+                body.push_str(&format!("form {f}\n"));
+            }
+            let headers =
+                vec![
+                    ("x-echo-authorization".to_string(), auth),
+                    ("content-type".to_string(), "text/plain".to_string()),
+                    (
+                        "www-authenticate".to_string(),
+                        format!(
+                        "Bearer error=\"{}\", scope=\"read {TOKEN}\", error_description=\"{ACCT}\"",
+                        if provider_status == 403 { "insufficient_scope" } else { "invalid_token" }
+                    ),
+                    ),
+                ];
+            (provider_status, headers, body.into_bytes())
+        }
+
+        /// Runs one call against a provider answering `status`; returns the
+        /// error and every request the SDK made after the token fetch that
+        /// was meant for the backend (audit row, scope report).
+        async fn call(status: u16) -> (Error, Vec<Seen>) {
+            let (url, seen) = scripted_server(move |req| answer(req, status)).await;
+            let client = Client::new(
+                Principal::App,
+                ClientOptions {
+                    api_key: format!("alter_key_{}", "k".repeat(40)),
+                    base_url: Some(url.clone()),
+                    warnings: Some(Arc::new(|_: &str| {})),
+                    retry: Some(RetryPolicy::disabled()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let err = client
+                .request(
+                    "GET",
+                    &format!("{url}/provider/echo"),
+                    RequestOptions {
+                        grant_id: Some(GID.into()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap_err();
+            client.close().await;
+            let reports = seen
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| {
+                    r.target().starts_with("/sdk/") && !r.target().starts_with("/sdk/token")
+                })
+                .cloned()
+                .collect();
+            (err, reports)
+        }
+
+        fn error_text(e: &Error) -> String {
+            format!(
+                "{} {} {} {e:?}",
+                e.message(),
+                serde_json::to_string(e.details()).unwrap(),
+                serde_json::to_string(&e.attributes()).unwrap()
+            )
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn errors_and_audit_rows_never_carry_the_echoed_credential() {
+            for (status, kind) in [
+                (401, "ProviderUnauthorizedError"),
+                (403, "ScopeReauthRequiredError"),
+                (500, "ProviderAPIError"),
+            ] {
+                let (err, reports) = call(status).await;
+                assert_eq!(err.kind(), kind);
+                let text = error_text(&err);
+                assert_clean(kind, &text);
+                // The body is quoted, with the credential cut out of it.
+                assert!(text.contains("<redacted>"), "{text}");
+                assert!(text.contains("you sent:"), "{text}");
+
+                let audit: Vec<&Seen> = reports
+                    .iter()
+                    .filter(|r| r.target() == "/sdk/oauth/audit/api-call")
+                    .collect();
+                assert_eq!(audit.len(), 1, "one audit row for {status}");
+                let row = String::from_utf8_lossy(&audit[0].body);
+                assert_clean("audit row", &row);
+                assert!(row.contains("x-echo-authorization"), "{row}");
+                assert!(row.contains("<redacted>"), "{row}");
+                for r in &reports {
+                    assert_clean(r.target(), &String::from_utf8_lossy(&r.body));
+                }
+                if status == 403 {
+                    let report = reports
+                        .iter()
+                        .find(|r| r.target().ends_with("/report-scope-mismatch"))
+                        .expect("a scope-mismatch report");
+                    assert!(String::from_utf8_lossy(&report.body).contains("raw_www_authenticate"));
+                }
+            }
+        }
+
+        /// Input refused before the token fetch: nothing reaches the server
+        /// (no `/sdk/token`, no audit row), in either mode, and the error
+        /// names what is wrong.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn refused_input_sends_nothing_in_either_mode() {
+            let (url, seen) = scripted_server(|req| answer(req, 200)).await;
+            let client = Client::new(
+                Principal::App,
+                ClientOptions {
+                    api_key: format!("alter_key_{}", "k".repeat(40)),
+                    base_url: Some(url.clone()),
+                    warnings: Some(Arc::new(|_: &str| {})),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let port = url.rsplit(':').next().unwrap().to_string();
+            let echo = format!("{url}/provider/echo");
+            let header_cases: Vec<(&str, &str, &str)> = vec![
+                ("X-Custom", "v\r\nX-Injected: 1", "'X-Custom'"),
+                ("X-Nul", "a\0b", "'X-Nul'"),
+                ("bad name", "v", "'bad name'"),
+                ("Transfer-Encoding", "chunked", "'Transfer-Encoding'"),
+                ("Content-Length", "0", "'Content-Length'"),
+                ("Host", "evil.example", "'Host'"),
+                ("connection", "close", "'connection'"),
+                ("Keep-Alive", "1", "'Keep-Alive'"),
+                ("Upgrade", "h2c", "'Upgrade'"),
+                ("TE", "trailers", "'TE'"),
+                ("Trailer", "x", "'Trailer'"),
+                ("Proxy-Connection", "x", "'Proxy-Connection'"),
+            ];
+            for (name, value, shown) in header_cases {
+                let headers = vec![(name.to_string(), value.to_string())];
+                let e = client
+                    .request(
+                        "GET",
+                        &echo,
+                        RequestOptions {
+                            grant_id: Some(GID.into()),
+                            headers: headers.clone(),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap_err();
+                assert_eq!(e.kind(), "AlterValueError", "{name}");
+                assert!(
+                    e.message().starts_with("request: header"),
+                    "{}",
+                    e.message()
+                );
+                assert!(e.message().contains(shown), "{}", e.message());
+                assert!(
+                    !e.message().contains(value) || value.len() < 2,
+                    "{}",
+                    e.message()
+                );
+                let e = client
+                    .proxy_request(
+                        "GET",
+                        &echo,
+                        crate::ProxyOptions {
+                            grant_id: Some(GID.into()),
+                            headers: Some(headers),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap_err();
+                assert_eq!(e.kind(), "AlterValueError", "{name}");
+                assert!(
+                    e.message().starts_with("proxy_request: header"),
+                    "{}",
+                    e.message()
+                );
+            }
+            for bad_url in [
+                format!("http://user:pw@127.0.0.1:{port}/provider/echo"),
+                format!("http://2130706433:{port}/provider/echo"),
+                format!("http://127.1:{port}/provider/echo"),
+                format!("http://0x7f.0.0.1:{port}/provider/echo"),
+                format!("http://0177.0.0.1:{port}/provider/echo"),
+            ] {
+                let e = client
+                    .request(
+                        "GET",
+                        &bad_url,
+                        RequestOptions {
+                            grant_id: Some(GID.into()),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap_err();
+                assert_eq!(e.kind(), "AlterValueError", "{bad_url}");
+                assert!(e.message().starts_with("url "), "{}", e.message());
+                assert!(!e.message().contains("pw"), "{}", e.message());
+                let e = client
+                    .proxy_request(
+                        "GET",
+                        &bad_url,
+                        crate::ProxyOptions {
+                            grant_id: Some(GID.into()),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap_err();
+                assert_eq!(e.kind(), "AlterValueError", "{bad_url}");
+                assert!(
+                    e.message().starts_with("proxy_request: url "),
+                    "{}",
+                    e.message()
+                );
+            }
+            client.close().await;
+            let seen = seen.lock().unwrap();
+            assert!(
+                seen.is_empty(),
+                "sent: {:?}",
+                seen.iter().map(Seen::target).collect::<Vec<_>>()
+            );
+        }
     }
 }

@@ -8,6 +8,7 @@
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::fmt;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -17,8 +18,38 @@ pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934c
 /// The 32-byte key every signature is made with: HMAC-SHA256 keyed by the API
 /// key over the fixed label `alter-signing-v1`. Deriving it once means the raw
 /// key need not be kept next to it.
-#[derive(Clone)]
+///
+/// Exactly one copy exists per client: the type is not `Clone` (so the
+/// key cannot be duplicated by accident), and its bytes are wiped when it
+/// is dropped.
+///
+/// ```compile_fail
+/// fn needs_clone<T: Clone>() {}
+/// needs_clone::<alter_core::signing::SigningKey>();
+/// ```
+///
+/// (The same check for a trait it does have compiles, so the test above
+/// fails for the right reason.)
+///
+/// ```
+/// fn needs_send_sync<T: Send + Sync + zeroize::ZeroizeOnDrop>() {}
+/// needs_send_sync::<alter_core::signing::SigningKey>();
+/// ```
 pub struct SigningKey([u8; 32]);
+
+impl Zeroize for SigningKey {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for SigningKey {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for SigningKey {}
 
 impl SigningKey {
     /// Derives the signing key from an API key.
@@ -317,6 +348,16 @@ pub fn new_nonce() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signing_key_is_wiped_by_zeroize() {
+        let mut key = SigningKey::derive("alter_key_example");
+        assert_ne!(key.0, [0u8; 32]);
+        // Drop runs exactly this; after it the bytes are gone.
+        key.zeroize();
+        assert_eq!(key.0, [0u8; 32]);
+        assert_eq!(format!("{key:?}"), "SigningKey(<redacted>)");
+    }
 
     #[test]
     fn signing_key_matches_the_spec_example() {

@@ -12,6 +12,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::time::SystemTime;
+use zeroize::Zeroizing;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -315,12 +316,19 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// `kSigning` of §6.2 step 12.
-pub fn signing_key(secret_key: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
-    let k_date = hmac(format!("AWS4{secret_key}").as_bytes(), date.as_bytes());
-    let k_region = hmac(&k_date, region.as_bytes());
-    let k_service = hmac(&k_region, service.as_bytes());
-    hmac(&k_service, b"aws4_request")
+/// `kSigning` of §6.2 step 12. The key and every intermediate key (each
+/// derived from the secret key) are wiped when dropped.
+pub fn signing_key(
+    secret_key: &str,
+    date: &str,
+    region: &str,
+    service: &str,
+) -> Zeroizing<[u8; 32]> {
+    let seed = Zeroizing::new(format!("AWS4{secret_key}"));
+    let k_date = Zeroizing::new(hmac(seed.as_bytes(), date.as_bytes()));
+    let k_region = Zeroizing::new(hmac(&*k_date, region.as_bytes()));
+    let k_service = Zeroizing::new(hmac(&*k_region, service.as_bytes()));
+    Zeroizing::new(hmac(&*k_service, b"aws4_request"))
 }
 
 /// The string to sign (§6.2 step 11).
@@ -440,7 +448,7 @@ pub fn sign(req: &SigV4Request<'_>) -> Result<SigV4Signature> {
     let scope = format!("{date}/{}/{}/aws4_request", req.region, req.service);
     let sts = string_to_sign(&amz_date, &scope, &canonical_request);
     let key = signing_key(req.secret_key, &date, req.region, req.service);
-    let signature = hex::encode(hmac(&key, sts.as_bytes()));
+    let signature = hex::encode(hmac(&*key, sts.as_bytes()));
 
     let mut headers = vec![
         (
@@ -526,7 +534,7 @@ mod tests {
             "service",
         );
         assert_eq!(
-            hex::encode(hmac(&key, sts.as_bytes())),
+            hex::encode(hmac(&*key, sts.as_bytes())),
             "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
         );
     }
@@ -620,7 +628,7 @@ mod tests {
         let key = signing_key("SECRETKEYVALUE", "20150830", "us-west-2", "execute-api");
         assert_eq!(
             s.signature,
-            hex::encode(hmac(&key, s.string_to_sign.as_bytes()))
+            hex::encode(hmac(&*key, s.string_to_sign.as_bytes()))
         );
         assert!(s.headers[0]
             .1

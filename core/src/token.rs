@@ -10,6 +10,7 @@ use crate::error::{Details, Error, Result};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::fmt;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Message for an envelope failure and for the strict typed pass.
 const MALFORMED: &str = "Backend returned a malformed token response";
@@ -123,9 +124,11 @@ impl TokenResponse {
 
     /// `injection_format` with only its first `{token}` replaced by the
     /// access token; later occurrences stay literal.
-    pub fn header_value(&self) -> String {
-        self.injection_format
-            .replacen("{token}", &self.access_token, 1)
+    pub fn header_value(&self) -> Zeroizing<String> {
+        Zeroizing::new(
+            self.injection_format
+                .replacen("{token}", &self.access_token, 1),
+        )
     }
 
     /// One `additional_credentials` entry by name.
@@ -142,6 +145,17 @@ impl TokenResponse {
     pub fn uses_sigv4(&self) -> bool {
         self.injection_format.starts_with(SIGV4_FORMAT_PREFIX)
             && self.additional_credentials.is_some()
+    }
+}
+
+impl Drop for TokenResponse {
+    /// The credential and the additional credentials are wiped from memory
+    /// when the response is dropped (each clone wipes its own copy).
+    fn drop(&mut self) {
+        self.access_token.zeroize();
+        for (_, v) in self.additional_credentials.iter_mut().flatten() {
+            v.zeroize();
+        }
     }
 }
 
@@ -739,7 +753,7 @@ mod tests {
             Some("7d1c2a4e-0f3b-4c5d-8e6f-a1b2c3d4e5f6")
         );
         assert!(!t.scope_mismatch);
-        assert_eq!(t.header_value(), "Bearer ya29.a0Af");
+        assert_eq!(t.header_value().as_str(), "Bearer ya29.a0Af");
         assert!(t.retry_info.is_none());
         assert!(!t.uses_sigv4());
     }
@@ -764,7 +778,7 @@ mod tests {
     fn managed_secret_example_parses() {
         let body = json!({"access_token":"sk-live-1","grant_id":GID,"provider_id":"acme-prod","injection_header":"x-api-key","injection_format":"{token}","additional_credentials":{"account_id":"AC123","z":"last"},"additional_injections":[{"target":"header","key":"X-Account-Id","value_source":"additional_credentials.account_id"},{"target":"query_param","key":"api_key","value_source":"token"}]});
         let t = parse_token_response(body.to_string().as_bytes(), None).unwrap();
-        assert_eq!(t.header_value(), "sk-live-1");
+        assert_eq!(t.header_value().as_str(), "sk-live-1");
         assert_eq!(
             t.additional_credentials.as_deref(),
             Some(
@@ -776,7 +790,7 @@ mod tests {
         );
         assert_eq!(t.additional_credential("account_id"), Some("AC123"));
         assert_eq!(
-            t.additional_injections.unwrap(),
+            t.additional_injections.clone().unwrap(),
             vec![
                 InjectionRule {
                     target: InjectionTarget::Header,
@@ -1021,7 +1035,9 @@ mod tests {
             json!(format!("{{token}}{}", "a".repeat(193))),
         );
         assert_eq!(
-            accepts("injection_format", json!("AWS4-HMAC-SHA256")).header_value(),
+            accepts("injection_format", json!("AWS4-HMAC-SHA256"))
+                .header_value()
+                .as_str(),
             "AWS4-HMAC-SHA256"
         );
     }
@@ -1029,7 +1045,7 @@ mod tests {
     #[test]
     fn header_value_replaces_only_the_first_placeholder() {
         let t = accepts("injection_format", json!("Token {token} {token}"));
-        assert_eq!(t.header_value(), format!("Token {SECRET} {{token}}"));
+        assert_eq!(*t.header_value(), format!("Token {SECRET} {{token}}"));
     }
 
     #[test]
@@ -1054,6 +1070,7 @@ mod tests {
         assert_eq!(
             accepts("additional_credentials", Value::Object(ten))
                 .additional_credentials
+                .clone()
                 .unwrap()
                 .len(),
             10
@@ -1107,7 +1124,7 @@ mod tests {
             json!([rule("query_param", "cookie", "token")]),
         );
         assert_eq!(
-            t.additional_injections.unwrap()[0].target,
+            t.additional_injections.as_ref().unwrap()[0].target,
             InjectionTarget::QueryParam
         );
         accepts(
@@ -1201,7 +1218,7 @@ mod tests {
             {"attempt": 2, "error": "boom", "error_type": "transient_refresh", "delay_s": 2.5}
         ]});
         let t = accepts("retry_info", ok);
-        let ri = t.retry_info.unwrap();
+        let ri = t.retry_info.clone().unwrap();
         assert_eq!(ri.total_attempts, 3);
         assert_eq!(ri.successful_attempt, 3);
         assert_eq!(ri.errors.len(), 2);
@@ -1216,7 +1233,7 @@ mod tests {
             "retry_info",
             json!({"total_attempts": 1, "successful_attempt": 0}),
         );
-        assert_eq!(no_errors.retry_info.unwrap().errors, vec![]);
+        assert_eq!(no_errors.retry_info.clone().unwrap().errors, vec![]);
 
         let e = |over: Value| {
             let mut base = json!({"attempt": 1, "error": "e", "error_type": "t", "delay_s": 0});

@@ -8,17 +8,15 @@
 use crate::auth::Auth;
 use crate::state::{Actor, AuditEvent};
 use crate::util::{now_ms, rfc3339_ms};
-use alter_core::audit::SENSITIVE_HEADERS;
+use alter_core::headers::is_sensitive_header;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-/// Removed from stored headers on top of the SDK's own sensitive names
-/// (`alter_core::audit::SENSITIVE_HEADERS`): the server also sees headers
-/// the SDK never logs.
-const EXTRA_SENSITIVE: &[&str] = &["proxy-authorization"];
-
+/// The SDK's one list of credential headers (every name proxy mode
+/// reserves, `Proxy-Authorization` included, and the common API-key
+/// headers).
 fn sensitive(lower: &str) -> bool {
-    SENSITIVE_HEADERS.contains(&lower) || EXTRA_SENSITIVE.contains(&lower)
+    is_sensitive_header(lower)
 }
 
 const REDACTED: &str = "[REDACTED]";

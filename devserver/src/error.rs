@@ -49,6 +49,14 @@ impl ApiError {
     /// A request that fails schema checks. The real backend answers these
     /// with FastAPI's list-shaped `detail`; an object with a code carries the
     /// same information and is easier to assert on (inferred).
+    /// 422 `blocked_destination` with an `X-Request-ID` header
+    /// (requests.md §14.6; the client maps the code to
+    /// `BlockedDestinationError` on any route).
+    pub fn blocked_destination(message: impl Into<String>) -> ApiError {
+        ApiError::new(422, "blocked_destination", message)
+            .header("x-request-id", uuid::Uuid::new_v4().to_string())
+    }
+
     pub fn validation(field: &str, message: impl Into<String>) -> ApiError {
         ApiError::new(422, "validation_error", message).with("loc", vec!["body", field])
     }

@@ -544,3 +544,137 @@ pub fn validate_contract(c: &Contract) -> Result<(), String> {
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
+
+/// Whether a host pattern is well formed: lower-case DNS labels or an IP
+/// literal (IPv6 in brackets), an optional leading `*.`, an optional
+/// `:port`.
+pub fn valid_host_pattern(p: &str) -> bool {
+    let (host, port) = split_port(p);
+    let host = host.strip_prefix("*.").unwrap_or(host);
+    let dns = |h: &str| {
+        h.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    };
+    let ipv6 = |h: &str| {
+        h.strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+    };
+    port.is_none_or_parses() && !host.is_empty() && host.len() <= 253 && (dns(host) || ipv6(host))
+}
+
+/// A pattern's host and the text of its `:port`, if it names one (an IPv6
+/// literal keeps its brackets and its colons).
+fn split_port(p: &str) -> (&str, PatternPort<'_>) {
+    match p.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') || h.ends_with(']') => (h, PatternPort(Some(port))),
+        _ => (p, PatternPort(None)),
+    }
+}
+
+struct PatternPort<'a>(Option<&'a str>);
+
+impl PatternPort<'_> {
+    fn is_none_or_parses(&self) -> bool {
+        self.0.is_none_or(|p| p.parse::<u16>().is_ok())
+    }
+
+    fn admits(&self, port: Option<u16>) -> bool {
+        self.0.is_none_or(|p| p.parse::<u16>().ok() == port)
+    }
+}
+
+/// Whether `host` (lower-case, as the WHATWG parser serialises it; IPv6
+/// in brackets) and `port` match one pattern. `*.example.com` matches
+/// subdomains of example.com, not example.com itself.
+pub fn host_matches(pattern: &str, host: &str, port: Option<u16>) -> bool {
+    let (p_host, p_port) = split_port(pattern);
+    if !p_port.admits(port) {
+        return false;
+    }
+    match p_host.strip_prefix("*.") {
+        Some(domain) => host
+            .strip_suffix(domain)
+            .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+        None => host == p_host,
+    }
+}
+
+/// Refuses a destination outside the grant's host patterns with 422
+/// `blocked_destination` (requests.md §14.6 for proxy mode; applied to the
+/// URL `/sdk/token` declares as well, so a retrieved credential is issued
+/// only for an approved host). The host is read by the same WHATWG parser
+/// the SDK and this server connect with. No patterns: any host.
+pub fn check_destination(s: &State, gid: Uuid, url: Option<&str>) -> ApiResult<()> {
+    let Some(g) = s.grant(gid) else {
+        return Ok(());
+    };
+    let patterns = s.grant_host_patterns(g);
+    if patterns.is_empty() {
+        return Ok(());
+    }
+    let target = url.and_then(|u| url::Url::parse(u).ok());
+    let allowed = target.as_ref().is_some_and(|u| {
+        let host = u.host_str().unwrap_or("").to_ascii_lowercase();
+        let port = u.port_or_known_default();
+        u.username().is_empty()
+            && u.password().is_none()
+            && patterns.iter().any(|p| host_matches(p, &host, port))
+    });
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::blocked_destination(
+            "the destination host is not among this credential's allowed hosts",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_patterns_match_hosts_and_ports() {
+        assert!(host_matches(
+            "api.example.com",
+            "api.example.com",
+            Some(443)
+        ));
+        assert!(!host_matches(
+            "api.example.com",
+            "evil-api.example.com",
+            Some(443)
+        ));
+        assert!(host_matches("*.example.com", "a.b.example.com", Some(443)));
+        assert!(!host_matches("*.example.com", "example.com", Some(443)));
+        assert!(!host_matches("*.example.com", "badexample.com", Some(443)));
+        assert!(host_matches("127.0.0.1:8080", "127.0.0.1", Some(8080)));
+        assert!(!host_matches("127.0.0.1:8080", "127.0.0.1", Some(8081)));
+        assert!(host_matches("127.0.0.1", "127.0.0.1", Some(1)));
+        assert!(host_matches("[::1]:9", "[::1]", Some(9)));
+        assert!(host_matches("[::1]", "[::1]", Some(9)));
+        for ok in [
+            "api.example.com",
+            "*.example.com",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:8443",
+        ] {
+            assert!(valid_host_pattern(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "API.example.com",
+            "https://h",
+            "h/p",
+            "h:port",
+            "*",
+            "a*.b",
+            "[zz]",
+            "h:99999",
+        ] {
+            assert!(!valid_host_pattern(bad), "{bad}");
+        }
+    }
+}

@@ -183,6 +183,13 @@ pub struct ManagedSecret {
     /// Depth ceiling below the global cap of 8.
     #[serde(default)]
     pub depth_ceiling: Option<u32>,
+    /// The hosts this provider's credential may be sent to (the product's
+    /// "host patterns"): `api.example.com`, `*.example.com` (subdomains
+    /// only), each optionally pinned to a `:port`. Empty = any host.
+    /// Enforced on `/sdk/token` (the declared `request.url`) and
+    /// `/sdk/proxy`; see [`crate::resolve::check_destination`].
+    #[serde(default)]
+    pub host_patterns: Vec<String>,
 }
 
 /// A further credential of a managed-secret provider: another developer
@@ -671,6 +678,19 @@ impl State {
 
     pub fn approval_mut(&mut self, id: Uuid) -> Option<&mut Approval> {
         self.approvals.iter_mut().find(|a| a.approval_id == id)
+    }
+
+    /// The host patterns limiting where a grant's credential may go (its
+    /// managed-secret provider's; OAuth providers carry none here).
+    pub fn grant_host_patterns(&self, g: &Grant) -> &[String] {
+        match &g.kind {
+            GrantKind::OAuth { .. } => &[],
+            GrantKind::ManagedSecret {
+                managed_secret_id, ..
+            } => self
+                .managed_secret(*managed_secret_id)
+                .map_or(&[], |m| m.host_patterns.as_slice()),
+        }
     }
 
     /// The provider id a grant answers to (OAuth provider id, or the managed

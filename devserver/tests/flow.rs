@@ -51,7 +51,7 @@ async fn agent_retrieves_a_managed_secret_and_the_audit_names_it() {
     assert_eq!(token.grant_id, grant);
     assert_eq!(token.provider_id, "echo-api");
     assert_eq!(token.injection_header, "X-Api-Key");
-    assert_eq!(token.header_value(), "sk-live-123456");
+    assert_eq!(token.header_value().as_str(), "sk-live-123456");
     let actor = r.header("x-alter-actor-id").unwrap().to_string();
     assert!(is_canonical_uuid(&actor));
     // The actor id is stable for the agent.
@@ -70,7 +70,10 @@ async fn agent_retrieves_a_managed_secret_and_the_audit_names_it() {
     // The credential works against the provider.
     let echoed = reqwest::Client::new()
         .get(&url)
-        .header(token.injection_header.as_str(), token.header_value())
+        .header(
+            token.injection_header.as_str(),
+            token.header_value().as_str(),
+        )
         .send()
         .await
         .unwrap()

@@ -180,6 +180,7 @@ async fn create_managed_secret(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiR
         max_delegation_ttl_days: None,
         onward_delegation: false,
         depth_ceiling: None,
+        host_patterns: Vec::new(),
     };
     policy.apply(&mut secret);
     // Refuse now what the SDK's token contract would refuse on every call.
@@ -231,6 +232,8 @@ struct SecretPolicyArgs {
     onward_delegation: Option<bool>,
     depth_ceiling: Option<Option<u32>>,
     hitl: Option<bool>,
+    /// Replaces the allowed hosts; `[]` or `null` allows any host.
+    host_patterns: Option<Vec<String>>,
 }
 
 impl SecretPolicyArgs {
@@ -249,6 +252,9 @@ impl SecretPolicyArgs {
         }
         if let Some(h) = self.hitl {
             m.hitl = h;
+        }
+        if let Some(p) = self.host_patterns {
+            m.host_patterns = p;
         }
     }
 }
@@ -290,7 +296,34 @@ fn secret_policy_args(map: &Map<String, Value>) -> ApiResult<SecretPolicyArgs> {
         onward_delegation: opt_bool(map, "onward_delegation")?,
         depth_ceiling: nullable_u32(map, "depth_ceiling", 8)?,
         hitl: None,
+        host_patterns: host_patterns(map)?,
     })
+}
+
+/// `host_patterns`: a list of host patterns
+/// ([`crate::resolve::valid_host_pattern`]); `null` clears them.
+fn host_patterns(map: &Map<String, Value>) -> ApiResult<Option<Vec<String>>> {
+    let bad = || {
+        ApiError::validation(
+            "host_patterns",
+            "host_patterns must be a list of hosts such as api.example.com, *.example.com or 127.0.0.1:8080",
+        )
+    };
+    match map.get("host_patterns") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(Vec::new())),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .filter(|p| crate::resolve::valid_host_pattern(p))
+                    .map(str::to_string)
+                    .ok_or_else(bad)
+            })
+            .collect::<ApiResult<Vec<_>>>()
+            .map(Some),
+        Some(_) => Err(bad()),
+    }
 }
 
 /// `POST /_dev/managed-secrets/{id}`: changes a provider's template and
@@ -320,6 +353,7 @@ async fn update_managed_secret(
             "onward_delegation": m.onward_delegation,
             "depth_ceiling": m.depth_ceiling,
             "hitl": m.hitl,
+            "host_patterns": m.host_patterns,
         })))
     })
 }

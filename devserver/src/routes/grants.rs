@@ -96,6 +96,16 @@ pub async fn audit_api_call(
         ev.response_body = map.get("response_body").cloned();
         ev.latency_ms = map.get("latency_ms").and_then(Value::as_i64);
         ev.token_generation = token_generation.clone();
+        // The row is scrubbed here as well, but a client that sends the
+        // credential back at all is at fault: say so in the stored row, so
+        // tests can tell the SDK's own scrubbing from this one.
+        let posted = String::from_utf8_lossy(&body);
+        if c.secrets()
+            .iter()
+            .any(|secret| posted.contains(secret.as_str()))
+        {
+            ev.details = Some(serde_json::json!({"arrived_with_credential": true}));
+        }
         scrub_event(&mut ev, &c.secrets());
         s.push_audit(ev);
         // A provider 401 on the current token generation marks the

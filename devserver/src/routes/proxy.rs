@@ -5,13 +5,15 @@ use crate::audit::{event, redact_pairs, scrub_event};
 use crate::auth::Auth;
 use crate::ctx::Ctx;
 use crate::error::{json_object, ApiError, ApiResult};
-use crate::resolve::{check_live, contract, resolve};
+use crate::resolve::{check_destination, check_live, contract, resolve};
 use crate::routes::{check_rule, parse_lookup};
 use crate::state::{Approval, ApprovalStatus, CapturedResult, FrozenRequest};
 use crate::util::{header_map, now, rfc3339};
 use alter_core::audit::safe_response_body;
 use alter_core::inject::{build_provider_request, ProviderRequest, RequestBody};
 use alter_core::provider_url::{QueryParams, QueryValue};
+// Proxy-mode reserved header names (requests.md §12.3): the SDK's one list.
+use alter_core::proxy::RESERVED_HEADERS as RESERVED;
 use alter_core::token::parse_token_response;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -38,32 +40,6 @@ pub const APPROVAL_WINDOW_SECS: i64 = 600;
 /// The provider sees this product token unless the caller sent its own.
 const USER_AGENT: &str = concat!("alter-dev/", env!("CARGO_PKG_VERSION"));
 
-/// Proxy-mode reserved header names (requests.md §12.3).
-const RESERVED: &[&str] = &[
-    "host",
-    "authorization",
-    "proxy-authorization",
-    "authentication",
-    "cookie",
-    "set-cookie",
-    "x-api-key",
-    "x-auth-token",
-    "x-amz-security-token",
-    "x-amz-date",
-    "x-amz-content-sha256",
-    "x-goog-authorization",
-    "x-goog-iam-authorization-token",
-    "x-stripe-account",
-    "x-shopify-access-token",
-    "x-http-method",
-    "x-http-method-override",
-    "x-method-override",
-];
-
-fn is_token_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
-}
-
 fn parse_headers(v: Option<&Value>) -> ApiResult<Vec<(String, String)>> {
     let Some(v) = v.filter(|v| !v.is_null()) else {
         return Ok(Vec::new());
@@ -81,7 +57,7 @@ fn parse_headers(v: Option<&Value>) -> ApiResult<Vec<(String, String)>> {
                 format!("header '{k}' is reserved for credential injection"),
             ));
         }
-        if k.is_empty() || !k.bytes().all(is_token_char) {
+        if !alter_core::headers::is_valid_name(k) {
             return Err(ApiError::new(
                 422,
                 "invalid_header_name",
@@ -97,8 +73,7 @@ fn parse_headers(v: Option<&Value>) -> ApiResult<Vec<(String, String)>> {
 }
 
 fn blocked(message: &str) -> ApiError {
-    ApiError::new(422, "blocked_destination", message.to_string())
-        .header("x-request-id", Uuid::new_v4().to_string())
+    ApiError::blocked_destination(message)
 }
 
 /// The outgoing URL: scheme and host checked, `query_params` merged (arrays
@@ -199,6 +174,7 @@ pub async fn proxy(
     let t = now();
     let (gid, hitl) = ctx.store.read(|s| {
         let gid = resolve(s, auth.who(), &lookup, t)?;
+        check_destination(s, gid, Some(url.as_str()))?;
         Ok::<_, ApiError>((gid, s.grant(gid).expect("resolved").hitl))
     })?;
     let frozen = FrozenRequest {

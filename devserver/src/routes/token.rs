@@ -4,7 +4,7 @@ use crate::audit::{event_for, scrub_event};
 use crate::auth::Auth;
 use crate::ctx::Ctx;
 use crate::error::{json_object, ApiError, ApiResult};
-use crate::resolve::{contract, resolve};
+use crate::resolve::{check_destination, contract, resolve};
 use crate::routes::{check_rule, parse_lookup};
 use crate::state::GrantKind;
 use crate::util::now;
@@ -77,6 +77,9 @@ pub async fn token(
             )
             .with("grant_id", gid.to_string()));
         }
+        // Policy: a credential is issued only for a host its provider
+        // allows, judged on the URL the SDK declares it will request.
+        check_destination(s, gid, url.as_deref())?;
         // A provider 401 reported against the current token generation asked
         // for a refresh. The local vault's tokens are static, so the
         // "refresh" always succeeds: a new generation, same token
