@@ -39,9 +39,27 @@ function define_own(obj, key, value) {
   Object.defineProperty(obj, key, { value, writable: true, configurable: true, enumerable: true });
 }
 
+// What util.inspect and console.log show of an error: its stack (which
+// starts with "Name: message"), its code, and only the *names* of its
+// details and attributes. A provider body quoted in `responseBody` or a
+// value in `details` may be sensitive (and code may build errors of its
+// own with anything in them), so values are read explicitly, never logged
+// by accident. `toJSON` stays the explicit, complete form.
+function inspectError(_depth, options, inspect) {
+  const attributes = Object.keys(this).filter((k) => k !== 'code' && k !== 'details');
+  const shown = { code: this.code, details: Object.keys(this.details ?? {}), attributes };
+  const head = typeof this.stack === 'string' && this.stack ? this.stack : `${this.name}: ${this.message}`;
+  return `${head} ${inspect(shown, { ...options, depth: 2 })}`;
+}
+
 // Shared behaviour: a JSON form and a log form with the message, code and
-// attributes (errors carry no secrets: the core keeps them out).
+// attribute names.
 function installBase(Base) {
+  Object.defineProperty(Base.prototype, Symbol.for('nodejs.util.inspect.custom'), {
+    value: inspectError,
+    writable: true,
+    configurable: true,
+  });
   Object.defineProperty(Base.prototype, 'toJSON', {
     value: function toJSON() {
       const out = { name: this.name, code: this.code, message: this.message };

@@ -2,8 +2,10 @@
 // results or errors.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { inspect } from "node:util";
-import { App, Agent, AlterSDKError } from "@alter-ai/alter-sdk";
+import { inspect, format } from "node:util";
+import {
+  App, Agent, AlterSDKError, AlterValueError, ProviderAPIError, ProviderUnauthorizedError,
+} from "@alter-ai/alter-sdk";
 import { LocalVault } from "@alter-ai/alter-sdk/testing";
 
 let vault: LocalVault;
@@ -83,5 +85,71 @@ test("errors and responses carry no key or credential", async () => {
     assert.match(inspect(response), /^AlterResponse \{/);
   } finally {
     await agent.close();
+  }
+});
+
+test("util.inspect and console.log of an error show no detail or attribute values", () => {
+  const secret = "s3cr3t-in-details-8d1e";
+  const err = new ProviderAPIError("Provider API returned error 500", {
+    details: { body: secret, url: `https://h.example/?k=${secret}`, nested: { deep: secret } },
+    statusCode: 500,
+    responseBody: secret,
+  });
+  // What console.log prints is util.format of its arguments.
+  for (const form of [
+    inspect(err),
+    inspect(err, { depth: Infinity, showHidden: true }),
+    format(err),
+    format("%o", err),
+    format("%O", err),
+    inspect({ wrapped: err }),
+    String(err),
+  ]) {
+    assert.ok(!form.includes(secret), form);
+  }
+  const shown = inspect(err);
+  assert.match(shown, /^ProviderAPIError: Provider API returned error 500\n/);
+  assert.match(shown, /code: 'provider_api'/);
+  assert.match(shown, /details: \[ 'body', 'url', 'nested' \]/);
+  assert.match(shown, /'responseBody'/);
+  // The values are still there to be read on purpose.
+  assert.equal(err.details.body, secret);
+  assert.equal(err.responseBody, secret);
+});
+
+test("a provider echoing the credential gets it into no error or audit row", async () => {
+  const secret = "tok-node-ECHOED-93af";
+  const grant = await vault.boundSecret("node-echoer", secret);
+  const app = vault.app();
+  try {
+    for (const [status, cls] of [[401, ProviderUnauthorizedError], [500, ProviderAPIError]] as const) {
+      const err = await app
+        .request("GET", vault.echoUrl(`/leak?echo_status=${status}&echo_headers=1`), { grantId: grant })
+        .catch((e: unknown) => e);
+      assert.ok(err instanceof cls, String(err));
+      assertHidden(err, [secret], `echoed ${status}`);
+      assert.ok(!JSON.stringify((err as ProviderAPIError).toJSON()).includes(secret));
+      assert.ok(String((err as ProviderAPIError).responseBody).includes('"authorization":"<redacted>"'));
+    }
+    // Refused before the token fetch: a framing header, a CR/LF value.
+    for (const [name, value] of [["Transfer-Encoding", "chunked"], ["X-Trace", "1\r\nX-Injected: 1"]]) {
+      const headers: Record<string, string> = { [name]: value };
+      const err = await app
+        .request("GET", vault.echoUrl("/never"), { grantId: grant, headers })
+        .catch((e: unknown) => e);
+      assert.ok(err instanceof AlterValueError, String(err));
+      assert.ok((err as Error).message.includes(`'${name}'`), (err as Error).message);
+    }
+  } finally {
+    await app.close();
+  }
+  const rows = (await vault.admin.audit()).filter((e) => e.grantId === grant);
+  assert.equal(rows.filter((e) => e.kind === "token").length, 2, "no token for the refused calls");
+  const calls = rows.filter((e) => e.kind === "api_call");
+  assert.equal(calls.length, 2);
+  for (const row of calls) {
+    assert.ok(!JSON.stringify(row).includes(secret), JSON.stringify(row));
+    assert.equal(row.details, null, "the vault saw the credential in the posted row");
+    assert.equal(row.responseHeaders["x-echo-authorization"], "<redacted>");
   }
 });

@@ -144,6 +144,8 @@ impl Construct<'_, '_> {
             retry: None,
             warnings: Some(callbacks::warning_sink(logger)),
             user_agent: Some(USER_AGENT.to_string()),
+            // Proxy variables come from the process environment.
+            env: None,
         })
     }
 

@@ -146,3 +146,80 @@ def test_response_headers_repr_hides_credentials(local_vault: LocalVault) -> Non
             assert "tok-redact" not in repr(r.headers)
 
     run(main())
+
+
+def test_an_echoing_provider_cannot_leak_the_credential(local_vault: LocalVault) -> None:
+    """The vault's echo provider reflects the injected credential in its
+    body and (``echo_headers=1``) in ``x-echo-*`` headers. Neither the error
+    nor the audit row the SDK posts carries it."""
+    secret = "tok-py-ECHOED-41c9"
+    grant_id = local_vault.create_managed_secret_grant(
+        local_vault.create_managed_secret("echoer", secret)
+    )
+
+    async def main() -> None:
+        async with local_vault.app() as app:
+            for status, cls in (
+                (401, alter_sdk.ProviderUnauthorizedError),
+                (500, alter_sdk.ProviderAPIError),
+            ):
+                url = local_vault.provider_url(f"/leak?echo_status={status}&echo_headers=1")
+                try:
+                    await app.request("GET", url, grant_id=grant_id)
+                except cls as e:
+                    text = repr(e) + str(e) + repr(e.details) + str(e.response_body)
+                    assert secret not in text
+                    assert '"authorization":"<redacted>"' in str(e.response_body)
+                else:
+                    raise AssertionError(f"expected {cls.__name__}")
+
+    run(main())
+    rows = local_vault.audit("api_call")
+    assert len(rows) == 2
+    for row in rows:
+        assert secret not in repr(row)
+        # The vault flags rows that arrived carrying the credential.
+        assert row["details"] is None, row
+        assert row["response_headers"]["x-echo-authorization"] == "<redacted>"
+
+
+def test_bad_headers_are_refused_before_the_token_is_fetched(local_vault: LocalVault) -> None:
+    grant_id = local_vault.create_managed_secret_grant(
+        local_vault.create_managed_secret("strict", "tok-never-issued")
+    )
+
+    async def main() -> None:
+        async with local_vault.app() as app:
+            for name, value in (
+                ("X-Trace", "1\r\nX-Injected: yes"),
+                ("Transfer-Encoding", "chunked"),
+                ("Host", "evil.example"),
+                ("bad name", "v"),
+            ):
+                try:
+                    await app.request(
+                        "GET",
+                        local_vault.provider_url("/x"),
+                        grant_id=grant_id,
+                        extra_headers={name: value},
+                    )
+                except alter_sdk.AlterValueError as e:
+                    assert f"'{name}'" in str(e), str(e)
+                    assert "X-Injected" not in str(e)
+                else:
+                    raise AssertionError(f"{name} was accepted")
+            for url in (
+                local_vault.base_url.replace("http://", "http://user:pw@") + "/_provider/echo/x",
+                local_vault.base_url.replace("127.0.0.1", "2130706433") + "/_provider/echo/x",
+            ):
+                try:
+                    await app.request("GET", url, grant_id=grant_id)
+                except alter_sdk.AlterValueError as e:
+                    assert str(e).startswith("url "), str(e)
+                    assert "pw" not in str(e)
+                else:
+                    raise AssertionError(f"{url} was accepted")
+
+    run(main())
+    # No credential was issued and no call was audited.
+    assert local_vault.audit() == []
