@@ -510,10 +510,16 @@ impl Client {
     }
 }
 
-/// An audit row with the call's secrets scrubbed from every string in it
-/// (a provider may echo the credential in its body or headers).
+/// An audit row with the call's secrets scrubbed from what the provider
+/// sent (it may echo the credential in its body or headers). The rest of
+/// the row is the SDK's own: the declared URL, the redacted request
+/// headers, the caller's body, none of which holds the credential.
 fn scrubbed(scrubber: &Scrubber, mut row: Value) -> Value {
-    scrubber.scrub_value(&mut row);
+    for field in ["response_headers", "response_body"] {
+        if let Some(v) = row.get_mut(field) {
+            scrubber.scrub_value(v);
+        }
+    }
     row
 }
 

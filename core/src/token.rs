@@ -148,14 +148,20 @@ impl TokenResponse {
     }
 }
 
-impl Drop for TokenResponse {
-    /// The credential and the additional credentials are wiped from memory
-    /// when the response is dropped (each clone wipes its own copy).
-    fn drop(&mut self) {
+impl Zeroize for TokenResponse {
+    /// Wipes the credential and the additional credentials.
+    fn zeroize(&mut self) {
         self.access_token.zeroize();
         for (_, v) in self.additional_credentials.iter_mut().flatten() {
             v.zeroize();
         }
+    }
+}
+
+impl Drop for TokenResponse {
+    /// Each clone wipes its own copy when dropped.
+    fn drop(&mut self) {
+        self.zeroize();
     }
 }
 
@@ -698,6 +704,21 @@ pub fn parse_token_response(body: &[u8], grant_id_arg: Option<&str>) -> Result<T
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zeroize_wipes_every_secret_value() {
+        let mut t = parse_token_response(
+            br#"{"access_token":"tok-WIPE","grant_id":"0b7e3f1a-5c2d-4e8f-9a10-1b2c3d4e5f60","additional_credentials":{"k":"cred-WIPE"}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(t.access_token(), "tok-WIPE");
+        // Drop runs exactly this.
+        t.zeroize();
+        assert_eq!(t.access_token(), "");
+        assert_eq!(t.additional_credential("k"), Some(""));
+        assert_eq!(t.grant_id, "0b7e3f1a-5c2d-4e8f-9a10-1b2c3d4e5f60");
+    }
     use serde_json::json;
 
     const GID: &str = "0b7e3f1a-5c2d-4e8f-9a10-1b2c3d4e5f60";
