@@ -108,14 +108,14 @@ pub(crate) fn js_options(label: &str, v: Option<Value>) -> CoreResult<Args<'stat
     Ok(Args::from_value(label, v, Spelling::CAMEL)?)
 }
 
-fn seconds(o: &mut Args, key: &str) -> CoreResult<Option<Duration>> {
+/// A seconds option, checked by the core's rule; `prefix` names the
+/// enclosing option in the error (`retry.`).
+fn seconds(o: &mut Args, prefix: &str, key: &str) -> CoreResult<Option<Duration>> {
     match o.number(key)? {
         None => Ok(None),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(_) => Err(Error::value(format!(
-            "{} must be a positive number of seconds",
-            o.name(key)
-        ))),
+        Some(s) => {
+            alter_core::config::positive_seconds(&format!("{prefix}{}", o.name(key)), s).map(Some)
+        }
     }
 }
 
@@ -123,18 +123,21 @@ fn retry_policy(m: Map<String, Value>) -> CoreResult<RetryPolicy> {
     let mut o = js_options("retry", Some(Value::Object(m)))?;
     let mut p = RetryPolicy::default();
     if let Some(n) = o.int("max_attempts")? {
-        if n < 1 {
-            return Err(Error::value("retry.maxAttempts must be at least 1"));
-        }
-        p.max_attempts = n as u32;
+        p.max_attempts = match u32::try_from(n) {
+            Ok(n) if n >= 1 => n,
+            Ok(_) | Err(_) if n < 1 => {
+                return Err(Error::value("retry.maxAttempts must be at least 1"))
+            }
+            _ => return Err(Error::value("retry.maxAttempts must be at most 4294967295")),
+        };
     }
-    if let Some(d) = seconds(&mut o, "initial_backoff")? {
+    if let Some(d) = seconds(&mut o, "retry.", "initial_backoff")? {
         p.initial_backoff = d;
     }
-    if let Some(d) = seconds(&mut o, "max_backoff")? {
+    if let Some(d) = seconds(&mut o, "retry.", "max_backoff")? {
         p.max_backoff = d;
     }
-    if let Some(d) = seconds(&mut o, "max_retry_after")? {
+    if let Some(d) = seconds(&mut o, "retry.", "max_retry_after")? {
         p.max_retry_after = d;
     }
     o.finish()?;
@@ -157,7 +160,7 @@ fn client_options(
     let mut opts = ClientOptions {
         api_key,
         base_url: o.string("base_url")?,
-        timeout: seconds(&mut o, "timeout")?,
+        timeout: seconds(&mut o, "", "timeout")?,
         caller: o.string("caller")?,
         user_agent: Some(USER_AGENT.to_string()),
         ..Default::default()

@@ -80,15 +80,8 @@ impl Construct<'_, '_> {
         let timeout = match self.timeout {
             None => None,
             Some(secs) => Some(
-                Duration::try_from_secs_f64(secs)
-                    .ok()
-                    .filter(|d| !d.is_zero())
-                    .ok_or_else(|| {
-                        value_error(
-                            py,
-                            "timeout must be a finite number of seconds greater than 0",
-                        )
-                    })?,
+                alter_core::config::positive_seconds("timeout", secs)
+                    .map_err(|e| to_pyerr(py, &e))?,
             ),
         };
         let caller = match self.caller.filter(|c| !c.is_none()) {

@@ -1,6 +1,7 @@
 //! Approval (HITL) models, the status poll and `await_approval`.
 
 use crate::client::Client;
+use crate::config;
 use crate::error::{self, Details, Error, Result};
 use crate::transport::{Actor, Call, Site};
 use base64::Engine;
@@ -371,17 +372,9 @@ impl Client {
         poll_interval: f64,
     ) -> Result<ApprovalResult> {
         self.ensure_open()?;
-        if !timeout.is_finite() {
-            return Err(Error::value("timeout must be a finite number"));
-        }
-        if !poll_interval.is_finite() || poll_interval <= 0.0 {
-            return Err(Error::value(
-                "poll_interval must be a finite number greater than 0",
-            ));
-        }
+        let budget = config::deadline_seconds("timeout", timeout)?;
+        let interval = config::positive_seconds("poll_interval", poll_interval)?;
         let start = Instant::now();
-        let budget = Duration::from_secs_f64(timeout.max(0.0));
-        let interval = Duration::from_secs_f64(poll_interval);
         let remaining = || budget.saturating_sub(start.elapsed());
         let shown_timeout = render_seconds(timeout);
         let timed_out = |last: &Option<Error>| -> Error {
@@ -487,6 +480,46 @@ fn render_seconds(t: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Huge, infinite and NaN budgets are refused by name before anything is
+    /// sent (they used to panic inside `Duration::from_secs_f64`); the
+    /// backend here is a closed port, so any poll would fail differently.
+    #[tokio::test]
+    async fn await_approval_refuses_unusable_seconds_before_polling() {
+        let client = crate::testutil::quiet_client("http://127.0.0.1:9");
+        let id = "0b6f2d7e-52c4-4c1d-9e55-2a8f3c9d1e00";
+        for bad in [1e20, f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+            let e = client.await_approval(id, bad, 2.0).await.unwrap_err();
+            assert_eq!(e.kind(), "AlterValueError", "timeout={bad}");
+            assert!(
+                e.message().starts_with("timeout must be"),
+                "{}",
+                e.message()
+            );
+            let e = client.await_approval(id, 1.0, bad).await.unwrap_err();
+            assert_eq!(e.kind(), "AlterValueError", "poll_interval={bad}");
+            assert!(
+                e.message().starts_with("poll_interval must be"),
+                "{}",
+                e.message()
+            );
+        }
+        let e = client.await_approval(id, 1.0, -1.0).await.unwrap_err();
+        assert!(
+            e.message().starts_with("poll_interval must be"),
+            "{}",
+            e.message()
+        );
+        // A negative timeout has already passed (requests.md §13.4): it
+        // times out at once, without polling.
+        let e = client.await_approval(id, -1.0, 2.0).await.unwrap_err();
+        assert_eq!(e.kind(), "ApprovalTimeoutError");
+        assert!(
+            e.message().starts_with("local wait of -1.0s elapsed"),
+            "{}",
+            e.message()
+        );
+    }
 
     #[test]
     fn lenient_shapes() {

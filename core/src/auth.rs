@@ -2,6 +2,7 @@
 //! `authenticate()` and `verify_user_token` (grants-and-connect.md §5).
 
 use crate::backend::{self, lenient, model};
+use crate::config;
 use crate::connect::{open_or_show, BrowserOpener};
 use crate::error::{self, Details, Error, Result};
 use crate::principals::App;
@@ -173,12 +174,10 @@ impl App {
         poll_interval: f64,
     ) -> Result<AuthResult> {
         backend::require_non_blank("session_token", session_token)?;
-        backend::positive_seconds("timeout", timeout)?;
-        backend::positive_seconds("poll_interval", poll_interval)?;
+        let budget = config::positive_seconds("timeout", timeout)?;
+        let interval = config::positive_seconds("poll_interval", poll_interval)?;
         self.ensure_open()?;
         let start = Instant::now();
-        let budget = Duration::from_secs_f64(timeout);
-        let interval = Duration::from_secs_f64(poll_interval);
         let remaining = || budget.saturating_sub(start.elapsed());
         let deadline_error = || {
             let mut d = Details::new();
@@ -240,7 +239,7 @@ impl App {
         timeout: f64,
         opener: &dyn BrowserOpener,
     ) -> Result<AuthResult> {
-        backend::positive_seconds("timeout", timeout)?;
+        config::positive_seconds("timeout", timeout)?;
         let session = self.create_auth_session().await?;
         open_or_show(
             opener,
@@ -307,6 +306,40 @@ impl App {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Unusable seconds are refused by name before anything is sent (a
+    /// finite huge value used to panic in `Duration::from_secs_f64`).
+    #[tokio::test]
+    async fn poll_auth_session_refuses_unusable_seconds_before_polling() {
+        let app = App::new(crate::ClientOptions {
+            api_key: format!("alter_key_{}", "k".repeat(40)),
+            base_url: Some("http://127.0.0.1:9".into()),
+            warnings: Some(std::sync::Arc::new(|_: &str| {})),
+            ..Default::default()
+        })
+        .unwrap();
+        for bad in [1e20, f64::INFINITY, f64::NAN, -1.0] {
+            let e = app.poll_auth_session("tok", bad, 2.0).await.unwrap_err();
+            assert_eq!(e.kind(), "AlterValueError", "timeout={bad}");
+            assert!(
+                e.message().starts_with("timeout must be"),
+                "{}",
+                e.message()
+            );
+            let e = app.poll_auth_session("tok", 10.0, bad).await.unwrap_err();
+            assert_eq!(e.kind(), "AlterValueError", "poll_interval={bad}");
+            assert!(
+                e.message().starts_with("poll_interval must be"),
+                "{}",
+                e.message()
+            );
+            let e = app
+                .authenticate(bad, &crate::SystemBrowser)
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), "AlterValueError", "authenticate timeout={bad}");
+        }
+    }
 
     fn obj(v: Value) -> Map<String, Value> {
         match v {

@@ -185,17 +185,6 @@ pub(crate) fn raw_segment(name: &str, v: &str) -> Result<()> {
     Ok(())
 }
 
-/// Finite seconds greater than zero (timeouts and poll intervals).
-pub(crate) fn positive_seconds(name: &str, v: f64) -> Result<()> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(Error::value(format!(
-            "{name} must be a finite number greater than 0"
-        )))
-    }
-}
-
 /// An ISO 8601 date-time as the reference accepts it: RFC 3339 (`Z` or an
 /// offset), or a naive date-time, with `T` or a space, optional fraction.
 pub(crate) fn is_iso_datetime(s: &str) -> bool {

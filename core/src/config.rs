@@ -41,6 +41,47 @@ impl CallerType {
     }
 }
 
+/// The longest time, in seconds, that any timeout, wait, poll interval or
+/// backoff argument may ask for: 10^9 s, about 31.7 years. No real deadline
+/// is that far away, and the bound keeps every computation done with the
+/// value exact and panic-free: `Duration` itself tops out near 1.8·10^19 s
+/// (larger finite floats make `Duration::from_secs_f64` panic), and
+/// `Instant`/`SystemTime` additions and millisecond counts in `i64`/`u64`
+/// overflow long before that. Refusing (rather than saturating) tells the
+/// caller their number was not what they meant.
+pub const MAX_SECONDS: f64 = 1.0e9;
+
+/// A caller's seconds value for a timeout, poll interval or backoff:
+/// finite, greater than 0 and at most [`MAX_SECONDS`]; anything else is an
+/// `AlterValueError` naming the argument.
+pub fn positive_seconds(name: &str, secs: f64) -> Result<Duration> {
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(Error::value(format!(
+            "{name} must be a finite number greater than 0"
+        )));
+    }
+    bounded_seconds(name, secs)
+}
+
+/// A caller's deadline in seconds where zero or a negative value means
+/// "already passed" (`await_approval`'s `timeout`): finite and at most
+/// [`MAX_SECONDS`]; a value ≤ 0 gives [`Duration::ZERO`].
+pub fn deadline_seconds(name: &str, secs: f64) -> Result<Duration> {
+    if !secs.is_finite() {
+        return Err(Error::value(format!("{name} must be a finite number")));
+    }
+    bounded_seconds(name, secs.max(0.0))
+}
+
+/// `secs` is finite and not negative here.
+fn bounded_seconds(name: &str, secs: f64) -> Result<Duration> {
+    let too_long = || Error::value(format!("{name} must be at most {MAX_SECONDS} seconds"));
+    if secs > MAX_SECONDS {
+        return Err(too_long());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| too_long())
+}
+
 /// A caller string: 1–255 characters of printable ASCII (0x20–0x7E).
 pub fn validate_caller(caller: &str) -> Result<()> {
     if caller.is_empty() {
@@ -167,6 +208,60 @@ mod tests {
             assert_eq!(e.kind(), "AlterSDKError", "{bad}");
         }
         assert!(validate_base_url("https://x?").is_ok());
+    }
+
+    #[test]
+    fn seconds_become_durations_or_typed_errors_naming_the_argument() {
+        assert_eq!(
+            positive_seconds("timeout", 2.5).unwrap(),
+            Duration::from_millis(2500)
+        );
+        assert_eq!(
+            positive_seconds("timeout", MAX_SECONDS).unwrap(),
+            Duration::from_secs(1_000_000_000)
+        );
+        // Every value that used to reach `Duration::from_secs_f64` and panic
+        // (or overflow an `Instant` later), and every non-positive one.
+        for bad in [
+            1e20,
+            1e300,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -1.0,
+            0.0,
+            -0.0,
+            MAX_SECONDS * 1.000001,
+        ] {
+            let e = positive_seconds("poll_interval", bad).unwrap_err();
+            assert_eq!(e.kind(), "AlterValueError", "{bad}");
+            assert!(
+                e.message().starts_with("poll_interval must be"),
+                "{bad}: {}",
+                e.message()
+            );
+        }
+        assert_eq!(
+            positive_seconds("timeout", 1e20).unwrap_err().message(),
+            "timeout must be at most 1000000000 seconds"
+        );
+        // A deadline may be zero or negative: it has already passed.
+        assert_eq!(deadline_seconds("timeout", -1.0).unwrap(), Duration::ZERO);
+        assert_eq!(deadline_seconds("timeout", 0.0).unwrap(), Duration::ZERO);
+        assert_eq!(
+            deadline_seconds("timeout", 1.5).unwrap(),
+            Duration::from_millis(1500)
+        );
+        for bad in [1e20, f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+            let e = deadline_seconds("timeout", bad).unwrap_err();
+            assert_eq!(e.kind(), "AlterValueError", "{bad}");
+            assert!(e.message().starts_with("timeout must be"), "{bad}");
+        }
+        // The largest accepted value is safe to add to the clocks.
+        let max = positive_seconds("timeout", MAX_SECONDS).unwrap();
+        assert!(std::time::Instant::now().checked_add(max).is_some());
+        assert!(std::time::SystemTime::now().checked_add(max).is_some());
     }
 
     #[test]

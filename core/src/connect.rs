@@ -4,6 +4,7 @@
 
 use crate::backend::{self, lenient, model};
 use crate::client::Client;
+use crate::config;
 use crate::error::{Details, Error, Result};
 use crate::grants::{self, GrantPolicy, GrantPolicyInput};
 use crate::principals::{Agent, App};
@@ -1289,12 +1290,10 @@ impl Client {
         on_event: Option<ConnectEventSink>,
     ) -> Result<Vec<ConnectResult>> {
         backend::require_non_blank("session_token", session_token)?;
-        backend::positive_seconds("timeout", timeout)?;
-        backend::positive_seconds("poll_interval", poll_interval)?;
+        let budget = config::positive_seconds("timeout", timeout)?;
+        let interval = config::positive_seconds("poll_interval", poll_interval)?;
         self.ensure_open()?;
         let start = Instant::now();
-        let budget = Duration::from_secs_f64(timeout);
-        let interval = Duration::from_secs_f64(poll_interval);
         let remaining = || budget.saturating_sub(start.elapsed());
         let body = serde_json::json!({ "session_token": session_token });
         let mut saw_pending = false;
@@ -1384,8 +1383,8 @@ impl Client {
         opts: &HeadlessConnectOptions,
         opener: &dyn BrowserOpener,
     ) -> Result<Vec<ConnectResult>> {
-        backend::positive_seconds("timeout", opts.timeout)?;
-        backend::positive_seconds("poll_interval", opts.poll_interval)?;
+        config::positive_seconds("timeout", opts.timeout)?;
+        config::positive_seconds("poll_interval", opts.poll_interval)?;
         let session = self
             .create_connect_session(&ConnectSessionOptions {
                 allowed_providers: opts.providers.clone(),
@@ -1501,6 +1500,35 @@ impl Agent {
 
 #[cfg(test)]
 mod tests {
+    /// Unusable seconds are refused by name before anything is sent (a
+    /// finite huge value used to panic in `Duration::from_secs_f64`).
+    #[tokio::test]
+    async fn poll_connect_session_refuses_unusable_seconds_before_polling() {
+        let client = crate::testutil::quiet_client("http://127.0.0.1:9");
+        for bad in [1e20, f64::INFINITY, f64::NAN, -1.0, 0.0] {
+            let e = client
+                .poll_connect_session("tok", bad, 2.0, None)
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), "AlterValueError", "timeout={bad}");
+            assert!(
+                e.message().starts_with("timeout must be"),
+                "{}",
+                e.message()
+            );
+            let e = client
+                .poll_connect_session("tok", 10.0, bad, None)
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), "AlterValueError", "poll_interval={bad}");
+            assert!(
+                e.message().starts_with("poll_interval must be"),
+                "{}",
+                e.message()
+            );
+        }
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -11,6 +11,7 @@
 use crate::error::{Error, Result};
 use crate::signing::form_encode;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// The longest URL accepted, in characters, once percent-encoded.
@@ -56,23 +57,18 @@ pub fn expand_path_params(url: &str, params: &[(String, String)], ctx: &str) -> 
             "{ctx}: path_params must be a dict of string values keyed by identifiers matching [A-Za-z_][A-Za-z0-9_]*"
         )));
     }
-    let mut out = url.to_string();
-    for (key, value) in params {
-        let mut encoded = String::with_capacity(value.len());
-        percent_encode_unreserved(value, &mut encoded);
-        out = out.replace(&format!("{{{key}}}"), &encoded);
-    }
-    // The first `{identifier}` left, if any.
+    let out = substitute(url, params).ok_or_else(|| Error::value(MSG_TOO_LONG))?;
+    // The first `{identifier}` left, if any. Once a `{` has no `}` after
+    // it, no later one has either: stop there (the scan stays linear).
     let mut search = out.as_str();
     while let Some(open) = search.find('{') {
         let after = &search[open + 1..];
-        if let Some(close) = after.find('}') {
-            if is_identifier(&after[..close]) {
-                return Err(Error::value(format!(
-                    "{ctx}: Invalid URL template or missing path_params: '{}'",
-                    &after[..close]
-                )));
-            }
+        let Some(close) = after.find('}') else { break };
+        if is_identifier(&after[..close]) {
+            return Err(Error::value(format!(
+                "{ctx}: Invalid URL template or missing path_params: '{}'",
+                &after[..close]
+            )));
         }
         search = after;
     }
@@ -82,6 +78,96 @@ pub fn expand_path_params(url: &str, params: &[(String, String)], ctx: &str) -> 
         )));
     }
     Ok(out)
+}
+
+/// One piece of an expanded template: template text, or a parameter value
+/// still to be percent-encoded.
+enum Piece<'a> {
+    Text(&'a str),
+    Value(&'a str),
+}
+
+/// Walks `template`, handing each piece of the expansion to `emit`: every
+/// `{key}` naming a parameter becomes that parameter's value (the first one
+/// of that name); everything else is text. One pass over the template, so a
+/// value is never read as template text and the work is linear in the
+/// template whatever the number of parameters or placeholders. `emit`
+/// returns false to stop early.
+fn walk_template<'a>(
+    template: &'a str,
+    values: &HashMap<&str, &'a str>,
+    mut emit: impl FnMut(Piece<'a>) -> bool,
+) -> bool {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else { break };
+        let name = &after[..close];
+        match values.get(name) {
+            Some(value) => {
+                if !emit(Piece::Text(&rest[..open])) || !emit(Piece::Value(value)) {
+                    return false;
+                }
+                rest = &after[close + 1..];
+            }
+            None => {
+                if !emit(Piece::Text(&rest[..open + 1])) {
+                    return false;
+                }
+                rest = after;
+            }
+        }
+    }
+    emit(Piece::Text(rest))
+}
+
+/// Characters `value` takes once percent-encoded by
+/// [`percent_encode_unreserved`].
+fn encoded_len(value: &str) -> usize {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                1
+            } else {
+                3
+            }
+        })
+        .sum()
+}
+
+/// The template with its placeholders replaced, or `None` when the result
+/// would exceed [`MAX_URL_LENGTH`] characters. The length is known before
+/// anything is allocated: many repetitions of a placeholder with a long
+/// value cannot make the SDK build a huge string only to refuse it.
+fn substitute(template: &str, params: &[(String, String)]) -> Option<String> {
+    let mut values: HashMap<&str, &str> = HashMap::with_capacity(params.len());
+    for (k, v) in params {
+        values.entry(k.as_str()).or_insert(v.as_str());
+    }
+    let mut chars = 0usize;
+    let mut bytes = 0usize;
+    let fits = walk_template(template, &values, |piece| {
+        let (c, b) = match piece {
+            Piece::Text(t) => (t.chars().count(), t.len()),
+            Piece::Value(v) => (encoded_len(v), encoded_len(v)),
+        };
+        chars = chars.saturating_add(c);
+        bytes = bytes.saturating_add(b);
+        chars <= MAX_URL_LENGTH
+    });
+    if !fits {
+        return None;
+    }
+    let mut out = String::with_capacity(bytes);
+    walk_template(template, &values, |piece| {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Value(v) => percent_encode_unreserved(v, &mut out),
+        }
+        true
+    });
+    Some(out)
 }
 
 /// Why a URL could not be parsed.
@@ -731,12 +817,20 @@ pub fn url_with_replaced_query(url: &str, query: Option<&QueryParams>) -> Result
 /// re-serialised in form style.
 pub fn url_with_merged_query(url: &str, query: Option<&QueryParams>) -> Result<String> {
     let parsed = ParsedUrl::parse(url).map_err(|_| parse_err())?;
+    // Groups in first-seen order, found by key through an index: linear in
+    // the number of pairs (a 64 KiB URL holds tens of thousands).
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    fn slot<'a>(groups: &'a mut Vec<(String, Vec<String>)>, key: &str) -> &'a mut Vec<String> {
-        let i = match groups.iter().position(|(k, _)| k == key) {
-            Some(i) => i,
+    let mut index: HashMap<String, usize> = HashMap::new();
+    fn slot<'a>(
+        groups: &'a mut Vec<(String, Vec<String>)>,
+        index: &mut HashMap<String, usize>,
+        key: &str,
+    ) -> &'a mut Vec<String> {
+        let i = match index.get(key) {
+            Some(&i) => i,
             None => {
                 groups.push((key.to_string(), Vec::new()));
+                index.insert(key.to_string(), groups.len() - 1);
                 groups.len() - 1
             }
         };
@@ -748,15 +842,14 @@ pub fn url_with_merged_query(url: &str, query: Option<&QueryParams>) -> Result<S
         }
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
         let (k, v) = (percent_decode(k, true), percent_decode(v, true));
-        slot(&mut groups, &k).push(v);
+        slot(&mut groups, &mut index, &k).push(v);
     }
     if let Some(params) = query {
-        let mut replaced: Vec<&str> = Vec::new();
+        let mut replaced: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for (k, v) in params {
-            let values = slot(&mut groups, k);
-            if !replaced.contains(&k.as_str()) {
+            let values = slot(&mut groups, &mut index, k);
+            if replaced.insert(k.as_str()) {
                 values.clear();
-                replaced.push(k);
             }
             values.extend(value_texts(v));
         }
@@ -837,6 +930,69 @@ mod tests {
             expand_path_params("https://h/p", &[], "request").unwrap(),
             "https://h/p"
         );
+    }
+
+    #[test]
+    fn path_expansion_is_bounded_before_it_is_built() {
+        // 20,000 placeholders of a 20,000-character value would be 4·10^8
+        // characters: refused with the URL length error, not built.
+        let template = format!("https://h/{}", "{a}".repeat(20_000));
+        let value = "v".repeat(20_000);
+        let e = expand_path_params(&template, &pp(&[("a", &value)]), "request").unwrap_err();
+        assert_eq!(e.kind(), "AlterValueError");
+        assert_eq!(e.message(), MSG_TOO_LONG);
+        // Exactly at the limit is fine; one more character is not.
+        let head = "https://h/";
+        let fill = "x".repeat(MAX_URL_LENGTH - head.len() - 3);
+        let ok = expand_path_params(
+            &format!("{head}{{a}}"),
+            &pp(&[("a", &format!("{fill}%"))]),
+            "r",
+        );
+        assert_eq!(ok.unwrap().chars().count(), MAX_URL_LENGTH);
+        let over = expand_path_params(
+            &format!("{head}{{a}}"),
+            &pp(&[("a", &format!("{fill}%x"))]),
+            "r",
+        );
+        assert_eq!(over.unwrap_err().message(), MSG_TOO_LONG);
+        // Non-ASCII template text counts in characters, as the URL rule does.
+        let wide = format!("https://h/{}", "é".repeat(MAX_URL_LENGTH));
+        assert_eq!(value_err(expand_path_params(&wide, &[], "r")), MSG_TOO_LONG);
+        // Many parameters, each used many times: one pass over the template.
+        let params: Vec<(String, String)> = (0..2_000)
+            .map(|i| (format!("p{i}"), i.to_string()))
+            .collect();
+        let template: String = (0..2_000).map(|i| format!("/{{p{i}}}")).collect();
+        let out = expand_path_params(&format!("https://h{template}"), &params, "r").unwrap();
+        assert!(out.ends_with("/1998/1999"));
+        // The first value given for a repeated name wins (as before).
+        assert_eq!(
+            expand_path_params("https://h/{a}", &pp(&[("a", "1"), ("a", "2")]), "r").unwrap(),
+            "https://h/1"
+        );
+        // A run of unclosed braces is refused without a quadratic scan.
+        let braces = format!("https://h/{}", "{".repeat(60_000));
+        assert_eq!(
+            value_err(expand_path_params(&braces, &[], "r")),
+            "r: Invalid URL template or missing path_params"
+        );
+    }
+
+    #[test]
+    fn merged_query_handles_many_pairs() {
+        // Tens of thousands of pairs fit in a 64 KiB URL: grouping them is
+        // linear (it used to look every key up by a scan of the groups).
+        let pairs: Vec<String> = (0..5_000).map(|i| format!("k{i}={i}")).collect();
+        let url = format!("https://h/p?{}&k0=again", pairs.join("&"));
+        let query: QueryParams = vec![("k4999".into(), "new".into()), ("z".into(), "1".into())];
+        let merged = url_with_merged_query(&url, Some(&query)).unwrap();
+        assert!(
+            merged.starts_with("https://h/p?k0=0&k0=again&k1=1&"),
+            "{}",
+            &merged[..60]
+        );
+        assert!(merged.ends_with("&k4998=4998&k4999=new&z=1"));
     }
 
     #[test]

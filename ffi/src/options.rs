@@ -26,11 +26,9 @@ pub(crate) fn object(text: Option<&str>, what: &str) -> FfiResult<Map<String, Va
     }
 }
 
+/// The core's rule for seconds; a refusal is the caller's mistake.
 fn seconds(what: &str, s: f64) -> FfiResult<Duration> {
-    Duration::try_from_secs_f64(s)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| Fail::invalid(format!("{what} must be a positive number of seconds")))
+    alter_core::config::positive_seconds(what, s).map_err(|e| Fail::invalid(e.message()))
 }
 
 /// Client options: see `alter_app_new` in the header for the schema.
