@@ -20,6 +20,7 @@
 //! after another, and in a forked child (the runtime rebuilds itself there).
 
 use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -28,6 +29,31 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::task::AbortHandle;
+
+/// Aborts a runtime task, unless this process is a fork of the one that
+/// spawned it: the parent's runtime has no threads in a child, and touching
+/// its scheduler there (its locks may have been held by a thread that no
+/// longer exists) could hang the child. The task is simply forgotten then.
+#[derive(Clone)]
+struct TaskAbort {
+    handle: AbortHandle,
+    pid: u32,
+}
+
+impl TaskAbort {
+    fn new(handle: AbortHandle) -> TaskAbort {
+        TaskAbort {
+            handle,
+            pid: std::process::id(),
+        }
+    }
+
+    fn abort(&self) {
+        if self.pid == std::process::id() {
+            self.handle.abort();
+        }
+    }
+}
 
 /// Calls whose Rust future is alive on the runtime (spawned, not yet
 /// finished or dropped). Exposed for tests of cancellation.
@@ -134,7 +160,7 @@ enum State {
     /// Already known: the first step returns it (no loop needed).
     Immediate(Py<PyAny>),
     /// Running on the runtime; the task waits on `fut`.
-    Waiting { fut: Py<PyAny>, abort: AbortHandle },
+    Waiting { fut: Py<PyAny>, abort: TaskAbort },
     /// Finished, failed, thrown into or closed.
     Done,
 }
@@ -244,6 +270,7 @@ impl CoreCall {
         let loop_ref = event_loop.unbind();
         let fut_ref = fut.clone().unbind();
         let inflight = Inflight::new();
+        let name = self.name;
         let task = async move {
             let finish = {
                 let _inflight = inflight;
@@ -251,21 +278,25 @@ impl CoreCall {
                     Some(tp) => Box::pin(alter_core::context::with_traceparent(tp, job)),
                     None => job,
                 };
-                match ambient {
+                let run: BoxFuture<'static, Finish> = match ambient {
                     Some(ctx) => {
-                        CALLER
-                            .scope(scope, alter_core::context::with_ambient(ctx, job))
-                            .await
+                        Box::pin(CALLER.scope(scope, alter_core::context::with_ambient(ctx, job)))
                     }
-                    None => CALLER.scope(scope, job).await,
-                }
+                    None => Box::pin(CALLER.scope(scope, job)),
+                };
+                // A panic in the call must still settle the future: the
+                // awaiting task would otherwise wait forever.
+                std::panic::AssertUnwindSafe(run)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|payload| panicked(name, payload.as_ref()))
             };
-            deliver(loop_ref, fut_ref, finish);
+            deliver(loop_ref, fut_ref, finish, name);
         };
         // Starting the runtime (first call, or first call after a fork) and
         // spawning touch locks only: never hold the interpreter meanwhile.
         let handle = py.detach(|| alter_core::runtime::spawn(task));
-        let abort = handle.abort_handle();
+        let abort = TaskAbort::new(handle.abort_handle());
         fut.call_method1(
             "add_done_callback",
             (AbortOnCancel {
@@ -311,11 +342,21 @@ fn otel_traceparent(py: Python<'_>) -> Option<String> {
     ))
 }
 
+/// The outcome of a call whose Rust future panicked: an `AlterSDKError`.
+fn panicked(name: &'static str, payload: &(dyn std::any::Any + Send)) -> Finish {
+    let error = alter_core::guard::panic_error(name, payload);
+    Box::new(move |py: Python<'_>| Err(crate::errors::to_pyerr(py, &error)))
+}
+
 /// Hands a finished call's outcome to its event loop.
-fn deliver(event_loop: Py<PyAny>, fut: Py<PyAny>, finish: Finish) {
+fn deliver(event_loop: Py<PyAny>, fut: Py<PyAny>, finish: Finish, name: &'static str) {
     // The interpreter may be gone (shutdown): then nobody is waiting.
     let _ = with_python(|py| {
-        let (ok, value) = match finish(py) {
+        // Converting the result runs Rust code too: a panic there settles
+        // the future with the error instead of leaving it pending.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| finish(py)))
+            .unwrap_or_else(|payload| Err(crate::errors::panic_err(py, name, payload.as_ref())));
+        let (ok, value) = match outcome {
             Ok(v) => (true, v),
             Err(e) => (false, e.into_value(py).into_any()),
         };
@@ -365,7 +406,7 @@ impl Settle {
 /// runtime task, which drops the Rust future.
 #[pyclass(module = "alter_sdk._alter_sdk", frozen)]
 struct AbortOnCancel {
-    abort: AbortHandle,
+    abort: TaskAbort,
 }
 
 #[pymethods]

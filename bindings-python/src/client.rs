@@ -13,7 +13,6 @@ use crate::response::Response;
 use alter_core::{ClientOptions, ProxyOptions, ProxyOutcome, RequestOptions};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
-use std::time::Duration;
 
 /// The product token our backend calls carry.
 pub const USER_AGENT: &str = concat!("alter-sdk-python/", env!("CARGO_PKG_VERSION"), " (rust)");
@@ -647,14 +646,16 @@ impl App {
             logger,
             base_url: _base_url,
         };
-        let opts = c.options(py)?;
-        let app = py
-            .detach(move || alter_core::App::new(opts))
-            .map_err(|e| to_pyerr(py, &e))?;
-        Ok(
-            PyClassInitializer::from(BaseClient::new(Inner::App(app.clone()), c.logger()))
-                .add_subclass(App { app }),
-        )
+        crate::errors::guarded(py, "App.__init__", || {
+            let opts = c.options(py)?;
+            let app = py
+                .detach(move || alter_core::App::new(opts))
+                .map_err(|e| to_pyerr(py, &e))?;
+            Ok(
+                PyClassInitializer::from(BaseClient::new(Inner::App(app.clone()), c.logger()))
+                    .add_subclass(App { app }),
+            )
+        })
     }
 
     /// A sibling App whose every request carries (and signs) the given
@@ -666,14 +667,16 @@ impl App {
         scopes: Option<&Bound<'_, PyAny>>,
         rule: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let scopes = scopes_arg(py, scopes)?;
-        let rule = rule_arg(py, rule)?;
-        let parent = slf.app.clone();
-        let app = py
-            .detach(move || parent.with_constraints(scopes.as_deref(), rule.as_ref()))
-            .map_err(|e| to_pyerr(py, &e))?;
-        let logger = slf.as_super().logger.as_ref().map(|l| l.clone_ref(py));
-        wrap(py, Inner::App(app), logger)
+        crate::errors::guarded(py, "App.with_constraints", || {
+            let scopes = scopes_arg(py, scopes)?;
+            let rule = rule_arg(py, rule)?;
+            let parent = slf.app.clone();
+            let app = py
+                .detach(move || parent.with_constraints(scopes.as_deref(), rule.as_ref()))
+                .map_err(|e| to_pyerr(py, &e))?;
+            let logger = slf.as_super().logger.as_ref().map(|l| l.clone_ref(py));
+            wrap(py, Inner::App(app), logger)
+        })
     }
 
     /// An `Agent` acting as the managed agent `agent_id` (a UUID, or the
@@ -764,14 +767,16 @@ impl Agent {
             logger,
             base_url: _base_url,
         };
-        let opts = c.options(py)?;
-        let agent = py
-            .detach(move || alter_core::Agent::new(opts))
-            .map_err(|e| to_pyerr(py, &e))?;
-        Ok(
-            PyClassInitializer::from(BaseClient::new(Inner::Agent(agent.clone()), c.logger()))
-                .add_subclass(Agent { agent }),
-        )
+        crate::errors::guarded(py, "Agent.__init__", || {
+            let opts = c.options(py)?;
+            let agent = py
+                .detach(move || alter_core::Agent::new(opts))
+                .map_err(|e| to_pyerr(py, &e))?;
+            Ok(
+                PyClassInitializer::from(BaseClient::new(Inner::Agent(agent.clone()), c.logger()))
+                    .add_subclass(Agent { agent }),
+            )
+        })
     }
 
     /// A sibling Agent whose every request carries (and signs) the given
@@ -783,14 +788,16 @@ impl Agent {
         scopes: Option<&Bound<'_, PyAny>>,
         rule: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let scopes = scopes_arg(py, scopes)?;
-        let rule = rule_arg(py, rule)?;
-        let parent = slf.agent.clone();
-        let agent = py
-            .detach(move || parent.with_constraints(scopes.as_deref(), rule.as_ref()))
-            .map_err(|e| to_pyerr(py, &e))?;
-        let logger = slf.as_super().logger.as_ref().map(|l| l.clone_ref(py));
-        wrap(py, Inner::Agent(agent), logger)
+        crate::errors::guarded(py, "Agent.with_constraints", || {
+            let scopes = scopes_arg(py, scopes)?;
+            let rule = rule_arg(py, rule)?;
+            let parent = slf.agent.clone();
+            let agent = py
+                .detach(move || parent.with_constraints(scopes.as_deref(), rule.as_ref()))
+                .map_err(|e| to_pyerr(py, &e))?;
+            let logger = slf.as_super().logger.as_ref().map(|l| l.clone_ref(py));
+            wrap(py, Inner::Agent(agent), logger)
+        })
     }
 
     /// The calling agent's own record (works while the agent is paused).

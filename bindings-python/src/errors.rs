@@ -90,3 +90,20 @@ pub fn value_error(py: Python<'_>, message: impl Into<String>) -> PyErr {
 pub fn sdk_error(py: Python<'_>, message: impl Into<String>) -> PyErr {
     to_pyerr(py, &Error::sdk(message.into()))
 }
+
+/// The `AlterSDKError` for a panic caught in `entry`.
+pub fn panic_err(py: Python<'_>, entry: &str, payload: &(dyn std::any::Any + Send)) -> PyErr {
+    to_pyerr(py, &alter_core::guard::panic_error(entry, payload))
+}
+
+/// Runs the body of a synchronous entry point, turning a panic into the
+/// typed `AlterSDKError` (PyO3 would raise its `PanicException`, a
+/// `BaseException` that `except AlterSDKError` / `except Exception` miss).
+pub fn guarded<T>(
+    py: Python<'_>,
+    entry: &'static str,
+    body: impl FnOnce() -> PyResult<T>,
+) -> PyResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+        .unwrap_or_else(|payload| Err(panic_err(py, entry, payload.as_ref())))
+}

@@ -33,6 +33,28 @@ fn is_valid_key(plain_key: &Bound<'_, PyAny>) -> bool {
         .unwrap_or(false)
 }
 
+/// Test hook, debug builds only: a synchronous function that panics, to
+/// prove the panic arrives as an `AlterSDKError`.
+#[cfg(debug_assertions)]
+#[pyfunction]
+fn _debug_panic(py: Python<'_>) -> PyResult<()> {
+    errors::guarded(py, "_debug_panic", || {
+        alter_core::guard::deliberate_panic("python sync")
+    })
+}
+
+/// Test hook, debug builds only: a coroutine whose Rust future panics on
+/// the runtime, to prove the awaiting task gets an `AlterSDKError`.
+#[cfg(debug_assertions)]
+#[pyfunction]
+fn _debug_panic_async() -> bridge::CoreCall {
+    bridge::call(
+        "_debug_panic_async",
+        async { alter_core::guard::deliberate_panic::<alter_core::Result<()>>("python async") },
+        |py, ()| Ok(py.None()),
+    )
+}
+
 fn str_tuple<'py>(py: Python<'py>, items: &[&str]) -> PyResult<Bound<'py, PyTuple>> {
     PyTuple::new(py, items)
 }
@@ -56,6 +78,11 @@ fn _alter_sdk(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<testing::LocalVault>()?;
     m.add_function(wrap_pyfunction!(is_valid_key, m)?)?;
     m.add_function(wrap_pyfunction!(bridge::_inflight_calls, m)?)?;
+    #[cfg(debug_assertions)]
+    {
+        m.add_function(wrap_pyfunction!(_debug_panic, m)?)?;
+        m.add_function(wrap_pyfunction!(_debug_panic_async, m)?)?;
+    }
     let shutdown = wrap_pyfunction!(bridge::_shutdown, m)?;
     py.import("atexit")?
         .call_method1("register", (&shutdown,))?;

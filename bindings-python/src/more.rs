@@ -1165,9 +1165,12 @@ pub fn verify_identity_assertion(
         expected_app_id: &app_id,
         expected_agent_id: agent_id.as_deref(),
     };
-    let (identity, expires_at) =
+    // The token and key set are peer data: a panic in their parsers must
+    // arrive as an AlterSDKError.
+    let (identity, expires_at) = crate::errors::guarded(py, "verify_identity_assertion", || {
         alter_core::assertion::verify_identity_assertion_until(&token, &check)
-            .map_err(|e| to_pyerr(py, &e))?;
+            .map_err(|e| to_pyerr(py, &e))
+    })?;
     crate::memory::trusted(
         py,
         model(py, "IdentityContext", &identity)?,

@@ -46,17 +46,14 @@ impl Client {
 /// Installs a user token on a client's shared state (siblings share it).
 /// Returns whether it replaced an earlier one.
 pub(crate) fn install_token(shared: &Shared, token: String) -> bool {
-    shared
-        .installed_user_token
-        .lock()
-        .unwrap()
+    crate::guard::lock(&shared.installed_user_token)
         .replace(token)
         .is_some()
 }
 
 #[cfg(test)]
 pub(crate) fn installed_token(shared: &Shared) -> Option<String> {
-    shared.installed_user_token.lock().unwrap().clone()
+    crate::guard::lock(&shared.installed_user_token).clone()
 }
 
 // ---- response parsing ---------------------------------------------------------

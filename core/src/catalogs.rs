@@ -124,7 +124,7 @@ impl OAuthProviders<'_> {
     pub async fn list(&self, force_refresh: bool) -> Result<OAuthProviderCatalog> {
         self.client.ensure_open()?;
         if !force_refresh {
-            if let Some((at, cat)) = self.cache.0.lock().unwrap().as_ref() {
+            if let Some((at, cat)) = crate::guard::lock(&self.cache.0).as_ref() {
                 if at.elapsed() < OAUTH_CATALOG_TTL {
                     return Ok(cat.clone());
                 }
@@ -140,7 +140,7 @@ impl OAuthProviders<'_> {
             reply.status,
             |_: &OAuthProviderCatalog| Ok(()),
         )?;
-        *self.cache.0.lock().unwrap() = Some((Instant::now(), cat.clone()));
+        *crate::guard::lock(&self.cache.0) = Some((Instant::now(), cat.clone()));
         Ok(cat)
     }
 }

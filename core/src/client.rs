@@ -231,7 +231,7 @@ impl Pools {
 impl Shared {
     /// The pools of this process (rebuilt after a fork).
     fn pools<T>(&self, pick: impl FnOnce(&Pools) -> T) -> T {
-        let mut p = self.pools.lock().unwrap();
+        let mut p = crate::guard::lock(&self.pools);
         if p.pid != std::process::id() {
             if let Ok(fresh) = Pools::build(
                 &self.api_key_header,
@@ -314,7 +314,7 @@ impl Local {
     }
 
     pub fn actor_id(&self) -> Option<String> {
-        self.actor_id.lock().unwrap().clone()
+        crate::guard::lock(&self.actor_id).clone()
     }
 
     /// Caches the first canonical actor id; later different values are
@@ -324,11 +324,20 @@ impl Local {
             warnings("Ignoring a non-canonical X-Alter-Actor-ID from the backend");
             return;
         }
-        let mut slot = self.actor_id.lock().unwrap();
-        match slot.as_deref() {
-            None => *slot = Some(id.to_string()),
-            Some(cur) if cur.eq_ignore_ascii_case(id) => {}
-            Some(_) => warnings("Ignoring a different X-Alter-Actor-ID; keeping the first one"),
+        // The lock is released before the sink runs: a user callback never
+        // runs under an SDK lock (it could call back into this client).
+        let differs = {
+            let mut slot = crate::guard::lock(&self.actor_id);
+            match slot.as_deref() {
+                None => {
+                    *slot = Some(id.to_string());
+                    false
+                }
+                Some(cur) => !cur.eq_ignore_ascii_case(id),
+            }
+        };
+        if differs {
+            warnings("Ignoring a different X-Alter-Actor-ID; keeping the first one");
         }
     }
 }
@@ -460,12 +469,12 @@ impl Client {
 
     /// The latest rate-limit headers seen on any backend response.
     pub fn last_rate_limit(&self) -> Option<RateLimitSnapshot> {
-        *self.shared.rate_limit.lock().unwrap()
+        *crate::guard::lock(&self.shared.rate_limit)
     }
 
     /// The backend's retry metadata of the latest `request()`.
     pub fn last_retry_info(&self) -> Option<RetryInfo> {
-        self.shared.last_retry_info.lock().unwrap().clone()
+        crate::guard::lock(&self.shared.last_retry_info).clone()
     }
 
     /// True once this client (or, for a sibling, its parent) is closed.
@@ -496,7 +505,7 @@ impl Client {
         let tasks = self.shared.tasks();
         tasks.close();
         tasks.wait().await;
-        self.shared.api_key.lock().unwrap().take();
+        crate::guard::lock(&self.shared.api_key).take();
     }
 
     /// A sibling whose every backend request carries (and signs) the given
@@ -565,7 +574,7 @@ impl Client {
         if let Some(t) = explicit {
             return Ok(Some(t.to_string()));
         }
-        if let Some(t) = self.shared.installed_user_token.lock().unwrap().clone() {
+        if let Some(t) = crate::guard::lock(&self.shared.installed_user_token).clone() {
             return Ok(Some(t));
         }
         let Some(getter) = &self.shared.user_token_getter else {
@@ -616,6 +625,59 @@ mod tests {
     use crate::testutil::holding_server;
     use crate::transport::{Call, Site};
     use reqwest::Method;
+
+    #[test]
+    fn the_warning_sink_never_runs_under_the_actor_lock() {
+        let local = Arc::new(Local::new(None, None));
+        let free = Arc::new(Mutex::new(Vec::new()));
+        let (l, f) = (local.clone(), free.clone());
+        // A sink that looks at the same client, as a user's logger may.
+        let sink: WarningSink = Arc::new(move |_: &str| {
+            f.lock().unwrap().push(l.actor_id.try_lock().is_ok());
+        });
+        local.cache_actor_id("0b6f2d7e-52c4-4c1d-9e55-2a8f3c9d1e00", &sink);
+        local.cache_actor_id("0b6f2d7e-52c4-4c1d-9e55-2a8f3c9d1e01", &sink);
+        local.cache_actor_id("not-a-uuid", &sink);
+        assert_eq!(*free.lock().unwrap(), vec![true, true]);
+    }
+
+    /// Poisons every lock of a client's state (a thread panics while
+    /// holding each), then uses the client: nothing panics and a backend
+    /// call succeeds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_works_after_its_locks_are_poisoned() {
+        fn poison<T: Send + 'static>(m: &'static Mutex<T>) {
+            let r = std::thread::spawn(move || {
+                let _held = m.lock();
+                panic!("poisoning on purpose");
+            })
+            .join();
+            assert!(r.is_err() && m.is_poisoned());
+        }
+        let (url, _held, release) = holding_server().await;
+        release.send(true).unwrap();
+        let client = crate::testutil::quiet_client(&url);
+        // Leaked so the poisoning threads may borrow them for 'static.
+        let c: &'static Client = Box::leak(Box::new(client.clone()));
+        poison(&c.shared.pools);
+        poison(&c.shared.rate_limit);
+        poison(&c.shared.last_retry_info);
+        poison(&c.shared.installed_user_token);
+        poison(&c.shared.api_key);
+        poison(&c.local.actor_id);
+        assert_eq!(client.last_rate_limit(), None);
+        assert_eq!(client.last_retry_info(), None);
+        assert_eq!(client.actor_id(), None);
+        let call = Call::new(Method::GET, "/after-poison", Site::Namespace);
+        let status = client
+            .shared
+            .send(&client.local, &call)
+            .await
+            .map(|r| r.status);
+        assert_eq!(status.unwrap(), 200);
+        client.close().await;
+        assert!(client.is_closed());
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn backend_exchanges_in_flight_are_capped_per_pool() {

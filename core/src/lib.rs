@@ -24,6 +24,7 @@ pub mod context;
 pub mod env_proxy;
 pub mod error;
 pub mod grants;
+pub mod guard;
 pub mod headers;
 pub mod identity;
 pub mod inject;

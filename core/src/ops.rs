@@ -627,6 +627,10 @@ pub async fn call_with_events(
     spelling: Spelling<'_>,
     on_event: Option<ConnectEventSink>,
 ) -> OpResult<Value> {
+    #[cfg(debug_assertions)]
+    if op == crate::guard::PANIC_OP {
+        return crate::guard::deliberate_panic(op);
+    }
     let shown = spelling.op(op);
     if !OPERATIONS.contains(&op) {
         return Err(unknown(op));

@@ -148,7 +148,7 @@ impl App {
             )
         })?;
         let shared = &self.client.shared;
-        let api_key = shared.api_key.lock().unwrap().clone().ok_or_else(|| {
+        let api_key = crate::guard::lock(&shared.api_key).clone().ok_or_else(|| {
             Error::value("App has been closed; cannot mint an impersonating agent.")
         })?;
         let opts = ClientOptions {

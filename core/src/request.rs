@@ -163,7 +163,7 @@ impl Client {
             return Err(Error::sdk("Cannot provide both 'json' and 'body'"));
         }
         self.ensure_open()?;
-        *self.shared.last_retry_info.lock().unwrap() = None;
+        *crate::guard::lock(&self.shared.last_retry_info) = None;
 
         let method = method.to_ascii_uppercase();
         let expanded = provider_url::expand_path_params(url, &o.path_params, "request")?;
@@ -220,7 +220,7 @@ impl Client {
             return Err(error::wrap_token_path_error(err, o.grant_id.as_deref()));
         }
         let token = token::parse_token_response(&reply.body, o.grant_id.as_deref())?;
-        *self.shared.last_retry_info.lock().unwrap() = token.retry_info.clone();
+        *crate::guard::lock(&self.shared.last_retry_info) = token.retry_info.clone();
         // Provider text quoted in audit rows and errors loses the credential.
         let scrubber = Scrubber::for_token(&token);
 

@@ -421,7 +421,7 @@ impl Shared {
             Some(values.fold(first, |acc, v| acc + ", " + v))
         };
         if let Some(snap) = crate::ratelimit::snapshot_from_headers(get, now) {
-            *self.rate_limit.lock().unwrap() = Some(snap);
+            *crate::guard::lock(&self.rate_limit) = Some(snap);
         }
         if reply.header("x-alter-key-deprecated") == Some("true") {
             self.warn_deprecated_once();

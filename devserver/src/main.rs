@@ -54,6 +54,27 @@ fn parse(args: &[String]) -> Result<ServerOptions, String> {
     Ok(opts)
 }
 
+/// True for a bind address only this machine can reach: a loopback IP
+/// (any of 127.0.0.0/8, ::1) or `localhost`.
+fn is_loopback_bind(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The warning printed when the vault is bound beyond loopback: its admin
+/// API and the test credentials it hands out are then open to the network.
+fn exposure_warning(host: &str) -> Option<String> {
+    (!is_loopback_bind(host)).then(|| {
+        format!(
+            "alter-dev: warning: --host {host} is not a loopback address; the local vault \
+             (its admin API and the credentials it stores) is reachable from other machines. \
+             It is a test server: bind 127.0.0.1 unless you mean this."
+        )
+    })
+}
+
 /// Installs the SIGTERM/SIGINT handlers now and returns the future that
 /// resolves on either. Installing before the ready line is printed matters:
 /// a signal sent right after the line must stop the server cleanly instead
@@ -91,6 +112,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Before binding, so the warning is seen even if binding fails.
+    if let Some(w) = exposure_warning(&opts.host) {
+        eprintln!("{w}");
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -143,5 +168,23 @@ mod tests {
         assert!(parse(&args("serve --bogus 1")).is_err());
         assert!(parse(&args("run")).is_err());
         assert_eq!(parse(&args("serve")).unwrap().port, 0);
+    }
+
+    #[test]
+    fn only_non_loopback_hosts_are_warned_about() {
+        for quiet in [
+            "127.0.0.1",
+            "127.3.4.5",
+            "localhost",
+            "LOCALHOST",
+            "::1",
+            "[::1]",
+        ] {
+            assert_eq!(exposure_warning(quiet), None, "{quiet}");
+        }
+        for loud in ["0.0.0.0", "::", "192.0.2.1", "example.test", ""] {
+            let w = exposure_warning(loud).expect(loud);
+            assert!(w.contains("not a loopback address"), "{w}");
+        }
     }
 }

@@ -33,6 +33,27 @@ pub struct StateFile {
     conn: Mutex<Connection>,
 }
 
+/// Makes the state file readable and writable by its owner only (0600),
+/// creating it empty if needed: it holds the app key and the admin token in
+/// plaintext. SQLite gives its `-wal` and `-shm` companions the same mode.
+#[cfg(unix)]
+fn owner_only(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its old mode through `open`: narrow it too.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn owner_only(_path: &Path) -> io::Result<()> {
+    Ok(())
+}
+
 fn to_io(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("state file: {e}"))
 }
@@ -40,6 +61,7 @@ fn to_io(e: impl std::fmt::Display) -> io::Error {
 impl StateFile {
     /// Opens (creating if needed) the state file and loads what it holds.
     pub fn open(path: &Path) -> io::Result<(StateFile, Option<(Bootstrap, State)>)> {
+        owner_only(path)?;
         let conn = Connection::open(path).map_err(to_io)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;

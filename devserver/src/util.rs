@@ -6,6 +6,22 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// The longest lifetime, in seconds, a caller may ask for (a TTL or an
+/// `expires_in`): 100 years. Every such value is added to a Unix timestamp;
+/// refusing larger ones (422) keeps that arithmetic far from `i64`'s limits
+/// and tells the caller their number was not what they meant.
+pub const MAX_TTL_SECONDS: u64 = 100 * 365 * 86_400;
+
+/// A caller's TTL within [`MAX_TTL_SECONDS`], else `None`.
+pub fn bounded_ttl(secs: u64) -> Option<u64> {
+    (secs <= MAX_TTL_SECONDS).then_some(secs)
+}
+
+/// The message for a TTL above [`MAX_TTL_SECONDS`].
+pub fn ttl_too_long(field: &str) -> String {
+    format!("{field} must be at most {MAX_TTL_SECONDS} seconds")
+}
+
 /// Wall-clock Unix time in whole seconds.
 pub fn now() -> i64 {
     SystemTime::now()

@@ -123,3 +123,68 @@ async fn state_file_survives_a_restart() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_state_file_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("alter-dev-mode-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // A new file, and one that existed with a wider mode.
+    let fresh = dir.join("fresh.db");
+    let wide = dir.join("wide.db");
+    std::fs::write(&wide, b"").unwrap();
+    std::fs::set_permissions(&wide, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for state in [&fresh, &wide] {
+        let p = spawn(Some(state));
+        let app = Client::new(&p.field("base_url"), &p.field("app_api_key"));
+        create_agent(&app, "mode").await;
+        assert_eq!(mode(state), 0o600, "{}", state.display());
+        let wal = state.with_extension("db-wal");
+        if wal.exists() {
+            assert_eq!(mode(&wal), 0o600);
+        }
+        p.stop("-TERM");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--host` beyond loopback warns on stderr before binding. The address is
+/// from TEST-NET-1 (RFC 5737), assigned to no interface here: binding it
+/// fails, so nothing ever listens beyond loopback.
+#[test]
+fn a_non_loopback_host_is_warned_about() {
+    let out = Command::new(env!("CARGO_BIN_EXE_alter-dev"))
+        .args(["serve", "--host", "192.0.2.1", "--port", "0"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("alter-dev runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("alter-dev: warning: --host 192.0.2.1 is not a loopback address"),
+        "{stderr}"
+    );
+    assert!(
+        !out.status.success(),
+        "binding a foreign address must fail here"
+    );
+    // Loopback stays quiet.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alter-dev"))
+        .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -510,3 +510,47 @@ async fn operator_api_requires_the_admin_token() {
     assert!(!dbg.contains(&info.admin_token) && !dbg.contains(&info.app_api_key));
     server.stop();
 }
+
+/// Lifetimes beyond what a timestamp can hold are refused with a 422, never
+/// a panic or a 500, whether they arrive as huge integers or huge floats.
+#[tokio::test]
+async fn huge_lifetimes_are_refused_not_overflowed() {
+    let (server, admin) = start();
+    let info = server.info().clone();
+    let app = Client::new(&info.base_url, &info.app_api_key);
+    for expires_in in [
+        json!(u64::MAX),
+        json!(1e308),
+        json!(-9_223_372_036_854_775_808i64),
+    ] {
+        app.post(
+            "/sdk/keys/derive",
+            &json!({"scopes": ["grants:read"], "expires_in": expires_in}),
+        )
+        .await
+        .expect(422, "validation_error");
+    }
+    let ms = admin.managed_secret("huge", "huge-secret").await.unwrap();
+    let user = admin
+        .create_user_with(json!({"email": "huge@example.com"}))
+        .await
+        .unwrap();
+    for ttl in [json!(u64::MAX), json!(1e308)] {
+        app.post(
+            &format!("/sdk/managed-secrets/{ms}/grants"),
+            &json!({"principal": {"type": "user", "user_token": user.user_token, "label": "huge"},
+                    "grant_policy": {"max_ttl_seconds": ttl}}),
+        )
+        .await
+        .expect(422, "invalid_grant_policy");
+    }
+    // The largest accepted lifetime (100 years) still works, capped as
+    // before.
+    let ok = app
+        .post(
+            "/sdk/keys/derive",
+            &json!({"scopes": ["grants:read"], "expires_in": 100u64 * 365 * 86_400}),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{ok:?}");
+}

@@ -40,14 +40,9 @@ impl Fail {
     }
 
     pub fn panic(entry: &str, payload: &(dyn Any + Send)) -> Fail {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic payload".to_string());
         Fail {
             status: AlterStatus::ALTER_PANIC,
-            error: Error::sdk(format!("internal error in {entry}: {what}")),
+            error: alter_core::guard::panic_error(entry, payload),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! `alter_call`, the generic JSON-in/JSON-out entry point, and the typed
 //! functions built on it. The operations themselves are the core's table
 //! (`alter_core::ops`); this file only converts C strings and statuses and
-//! adds the two operations that are about the C library itself
-//! (`client.info` and, in debug builds, `internal.panic`).
+//! adds the operation that is about the C library itself (`client.info`).
+//! In debug builds the core's `internal.panic` test hook panics inside the
+//! operation, for the panic boundary's test (tests/c/errors.c).
 
 use crate::client::{AlterAgent, AlterApp, AlterClient, Principal};
 use crate::error::AlterError;
@@ -47,9 +48,6 @@ fn dispatch_with(
             Args::new("client.info arguments", args).finish()?;
             Ok(client_info(c))
         }
-        // Test hook of the panic boundary (tests/c/errors.c); debug builds only.
-        #[cfg(debug_assertions)]
-        "internal.panic" => panic!("deliberate panic (test hook)"),
         _ => Ok(block(ops::call_with_events(
             target(c),
             op,

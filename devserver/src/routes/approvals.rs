@@ -121,8 +121,11 @@ pub async fn status(
             // The window closing is a change too, though nothing writes it.
             let mut wake = deadline;
             if current == ApprovalStatus::Pending {
-                let secs = (expires_at - now()).max(0) as u64;
-                wake = wake.min(Instant::now() + Duration::from_secs(secs));
+                // Checked: a far-off expiry cannot overflow the clock.
+                let secs = u64::try_from(expires_at.saturating_sub(now())).unwrap_or(0);
+                if let Some(at) = Instant::now().checked_add(Duration::from_secs(secs)) {
+                    wake = wake.min(at);
+                }
             }
             tokio::select! {
                 r = changes.changed() => if r.is_err() { break },

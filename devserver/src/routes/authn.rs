@@ -134,8 +134,11 @@ pub async fn poll(
                     .map(|a| a.expires_at)
                     .unwrap_or(0)
             });
-            let secs = (expires_at - now()).max(0) as u64;
-            let wake = deadline.min(Instant::now() + Duration::from_secs(secs.max(1)));
+            // Checked: a far-off expiry cannot overflow the clock.
+            let secs = u64::try_from(expires_at.saturating_sub(now())).unwrap_or(0);
+            let wake = Instant::now()
+                .checked_add(Duration::from_secs(secs.max(1)))
+                .map_or(deadline, |at| deadline.min(at));
             tokio::select! {
                 r = changes.changed() => if r.is_err() { break },
                 _ = tokio::time::sleep_until(wake) => {}

@@ -671,7 +671,15 @@ pub async fn create_secret(
         Some(v) => Some(
             v.as_u64()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| invalid("requested_ttl_seconds", "must be a positive integer"))?,
+                .ok_or_else(|| invalid("requested_ttl_seconds", "must be a positive integer"))
+                .and_then(|n| {
+                    crate::util::bounded_ttl(n).ok_or_else(|| {
+                        invalid(
+                            "requested_ttl_seconds",
+                            &crate::util::ttl_too_long("requested_ttl_seconds"),
+                        )
+                    })
+                })?,
         ),
     };
     let policy = parse_policy(

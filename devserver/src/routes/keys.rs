@@ -109,6 +109,9 @@ pub async fn derive(
         .ok_or_else(|| {
             ApiError::validation("expires_in", "expires_in must be a positive integer")
         })?;
+    let expires_in = crate::util::bounded_ttl(expires_in).ok_or_else(|| {
+        ApiError::validation("expires_in", crate::util::ttl_too_long("expires_in"))
+    })?;
     let cidrs: Option<Vec<Cidr>> = match map.get("cidr_allowlist") {
         None | Some(Value::Null) => None,
         Some(Value::Array(a)) => Some(

@@ -68,9 +68,12 @@ pub fn parse_policy(v: Option<&Value>, allowed: &[&str]) -> ApiResult<PolicyInpu
                         .filter(|x| x.fract() == 0.0 && *x >= 1.0)
                         .map(|x| x as u64)
                 });
-                int.filter(|n| *n > 0)
+                let n = int
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad(&format!("{f} must be a positive integer")))?;
+                crate::util::bounded_ttl(n)
                     .map(Some)
-                    .ok_or_else(|| bad(&format!("{f} must be a positive integer")))
+                    .ok_or_else(|| bad(&crate::util::ttl_too_long(f)))
             }
             Some(_) => Err(bad(&format!("{f} must be a positive integer"))),
         }
@@ -390,6 +393,12 @@ pub async fn delegate(
             ApiError::validation("ttl_seconds", "ttl_seconds must be a positive integer")
         })?),
     };
+    if ttl.is_some_and(|t| crate::util::bounded_ttl(t).is_none()) {
+        return Err(ApiError::validation(
+            "ttl_seconds",
+            crate::util::ttl_too_long("ttl_seconds"),
+        ));
+    }
     let t = now();
     ctx.store.write(|s| {
         // The parent is what the caller holds, live; anything else is an
