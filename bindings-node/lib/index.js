@@ -54,6 +54,21 @@ const RATE_LIMIT_SCOPE_VALUES = Object.freeze(['ip', 'api_key', 'organization'])
 
 // ---- calling the native module ----------------------------------------------
 
+/**
+ * Arguments as JSON for the native side. JSON has no Infinity or NaN:
+ * JSON.stringify would send `null`, which reads as "not given" and
+ * silently picks the default, so a non-finite number is refused here,
+ * naming its key. Any other value is checked by the core.
+ */
+function toJson(op, value) {
+  return JSON.stringify(value, (key, v) => {
+    if (typeof v === 'number' && !Number.isFinite(v)) {
+      throw new E.AlterValueError(`${op}: '${key}' must be a finite number`);
+    }
+    return v;
+  });
+}
+
 function toBody(body) {
   if (body == null) return undefined;
   if (typeof body === 'string') return Buffer.from(body, 'utf-8');
@@ -117,7 +132,7 @@ function invoke(nat, op, positional, options, wrap, takesBody = false, takesEven
   let args;
   let bytes;
   try {
-    args = JSON.stringify([...positional, rest ?? null]);
+    args = toJson(op, [...positional, rest ?? null]);
     bytes = toBody(body);
   } catch (e) {
     if (e instanceof E.AlterSDKError) return Promise.reject(e);
@@ -264,8 +279,9 @@ function runConnect(nat, options) {
   if (signal?.aborted) return Promise.reject(signal.reason);
   let args;
   try {
-    args = JSON.stringify([rest]);
-  } catch {
+    args = toJson('connect', [rest]);
+  } catch (e) {
+    if (e instanceof E.AlterSDKError) return Promise.reject(e);
     return Promise.reject(new E.AlterValueError('connect: options are not JSON-serialisable'));
   }
   const token = signal ? new native.CancelToken() : undefined;
@@ -313,8 +329,9 @@ class BaseClient {
     const token = tokenFunction(userTokenGetter);
     let json;
     try {
-      json = JSON.stringify(rest);
-    } catch {
+      json = toJson(kind, rest);
+    } catch (e) {
+      if (e instanceof E.AlterSDKError) throw e;
       throw new E.AlterValueError('options are not JSON-serialisable');
     }
     Object.defineProperty(this, NATIVE, {
@@ -588,7 +605,7 @@ class App extends BaseClient {
 
   /** A sibling client whose every request is bound to the constraints. */
   withConstraints(options) {
-    const nat = sync(() => this[NATIVE].withConstraints(JSON.stringify(options ?? {})));
+    const nat = sync(() => this[NATIVE].withConstraints(toJson('withConstraints', options ?? {})));
     return new App(undefined, nat);
   }
 
@@ -637,7 +654,7 @@ class Agent extends BaseClient {
 
   /** A sibling client whose every request is bound to the constraints. */
   withConstraints(options) {
-    const nat = sync(() => this[NATIVE].withConstraints(JSON.stringify(options ?? {})));
+    const nat = sync(() => this[NATIVE].withConstraints(toJson('withConstraints', options ?? {})));
     return new Agent(undefined, nat);
   }
 
@@ -654,7 +671,7 @@ class Agent extends BaseClient {
     if (typeof fn !== 'function') throw new E.AlterValueError('trace(options, fn): fn must be a function');
     const outer = ambient.getStore();
     const ctx = sync(() =>
-      this[NATIVE].traceContext(JSON.stringify(options ?? {}), outer ? JSON.stringify(outer) : undefined),
+      this[NATIVE].traceContext(toJson('trace', options ?? {}), outer ? JSON.stringify(outer) : undefined),
     );
     return ambient.run(JSON.parse(ctx), fn);
   }
@@ -672,8 +689,9 @@ class Agent extends BaseClient {
 
 function jsonArg(op, v) {
   try {
-    return JSON.stringify(v ?? {});
-  } catch {
+    return toJson(op, v ?? {});
+  } catch (e) {
+    if (e instanceof E.AlterSDKError) throw e;
     throw new E.AlterValueError(`${op}: arguments are not JSON-serialisable`);
   }
 }

@@ -36,5 +36,5 @@ pub fn verify_identity_assertion(env: Env, token: String, options: String) -> Re
         };
         verify(&token, &check).map(|identity| model(&identity))
     };
-    run().map_err(|e| errors::throw(&env, e))
+    errors::run_sync(&env, "verifyIdentityAssertion", run)
 }

@@ -6,6 +6,7 @@
 use crate::convert::{model, Positional};
 use crate::errors::{self, Failure};
 use crate::promise::{self, CancelToken, Out, ResponseOut};
+use alter_core::guard::lock;
 use alter_core::ops::{self, Args, Spelling, Target};
 use alter_core::{
     CallerType, ClientOptions, ConnectEvent, ConnectEventSink, Error, ProxyOutcome, RetryPolicy,
@@ -194,7 +195,7 @@ fn client_options(
             // Warnings raised while the constructor runs are handed over
             // synchronously once it returns (an unref'd queue may never be
             // drained if the process has nothing else to do).
-            if let Some(buf) = pending.lock().unwrap().as_mut() {
+            if let Some(buf) = lock(&pending).as_mut() {
                 buf.push(msg.to_string());
                 return;
             }
@@ -249,23 +250,22 @@ impl NativeClient {
             None => None,
         };
         let early: EarlyWarnings = Arc::new(Mutex::new(Some(Vec::new())));
-        let built = parse_json(&options, "options")
-            .and_then(|v| client_options(&kind, v, token, warn_tsfn, &early))
-            .and_then(|opts| match kind.as_str() {
-                "App" => alter_core::App::new(opts).map(Principal::App),
-                _ => alter_core::Agent::new(opts).map(Principal::Agent),
-            });
-        let raised = early.lock().unwrap().take().unwrap_or_default();
+        let built = errors::run_sync(&env, &kind, || {
+            parse_json(&options, "options")
+                .and_then(|v| client_options(&kind, v, token, warn_tsfn, &early))
+                .and_then(|opts| match kind.as_str() {
+                    "App" => alter_core::App::new(opts).map(Principal::App),
+                    _ => alter_core::Agent::new(opts).map(Principal::Agent),
+                })
+        });
+        let raised = lock(&early).take().unwrap_or_default();
         if let Some(f) = &warn {
             for msg in raised {
                 // A throwing logger never fails construction.
                 let _ = f.call(msg);
             }
         }
-        match built {
-            Ok(p) => Ok(NativeClient { p }),
-            Err(e) => Err(errors::throw(&env, e)),
-        }
+        built.map(|p| NativeClient { p })
     }
 
     /// `App` or `Agent`.
@@ -330,10 +330,7 @@ impl NativeClient {
                 }
             })
         };
-        match run() {
-            Ok(p) => Ok(NativeClient { p }),
-            Err(e) => Err(errors::throw(&env, e)),
-        }
+        errors::run_sync(&env, "withConstraints", run).map(|p| NativeClient { p })
     }
 
     /// Runs one asynchronous operation; resolves with its result. `ambient`
@@ -477,7 +474,7 @@ impl NativeClient {
             )?;
             Ok(serde_json::to_string(&ctx).unwrap_or_else(|_| "[]".into()))
         };
-        run().map_err(|e| errors::throw(&env, e))
+        errors::run_sync(&env, "trace", run)
     }
 }
 

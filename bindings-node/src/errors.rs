@@ -109,3 +109,21 @@ pub fn to_js(env: &Env, f: &Failure) -> napi::Error {
 pub fn throw(env: &Env, e: Error) -> napi::Error {
     to_js(env, &Failure::Core(e))
 }
+
+/// Runs the body of a synchronous entry point: a core error is thrown as
+/// its JavaScript error, and a panic as an `AlterSDKError` (unwinding out
+/// of a napi callback would abort the whole process).
+pub fn run_sync<T>(
+    env: &Env,
+    entry: &str,
+    body: impl FnOnce() -> std::result::Result<T, Error>,
+) -> napi::Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(throw(env, e)),
+        Err(payload) => Err(throw(
+            env,
+            alter_core::guard::panic_error(entry, payload.as_ref()),
+        )),
+    }
+}

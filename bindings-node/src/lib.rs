@@ -38,6 +38,16 @@ pub fn is_valid_key(key: String) -> bool {
     alter_core::is_valid_key(&key)
 }
 
+/// Test hook, debug builds only: a synchronous function that panics, to
+/// prove the panic is thrown as an `AlterSDKError` instead of aborting.
+#[cfg(debug_assertions)]
+#[napi]
+pub fn debug_panic(env: Env) -> napi::Result<()> {
+    errors::run_sync(&env, "debugPanic", || {
+        alter_core::guard::deliberate_panic("node sync")
+    })
+}
+
 /// The `User-Agent` product token of this binding.
 #[napi]
 pub fn user_agent() -> String {

@@ -138,6 +138,11 @@ pub(crate) async fn dispatch(
     args: Value,
     on_event: Option<ConnectEventSink>,
 ) -> std::result::Result<Out, Failure> {
+    // Test hook of the promise's panic boundary; debug builds only.
+    #[cfg(debug_assertions)]
+    if op == alter_core::guard::PANIC_OP {
+        return alter_core::guard::deliberate_panic(op);
+    }
     if op == "getAgent" {
         let Principal::App(app) = &p else {
             return Err(Error::sdk("getAgent is only available on App").into());

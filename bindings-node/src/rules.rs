@@ -67,7 +67,7 @@ fn content_match(options: &str) -> CoreResult<Value> {
 /// maxSessionAgeSeconds?}`.
 #[napi(ts_return_type = "{ ruleType: string; ruleBody: Record<string, unknown> }")]
 pub fn content_match_rule(env: Env, options: String) -> Result<Value> {
-    content_match(&options).map_err(|e| errors::throw(&env, e))
+    errors::run_sync(&env, "contentMatchRule", || content_match(&options))
 }
 
 /// Any request rule: `{ruleType, ruleBody}` with the body as given.
@@ -84,7 +84,7 @@ pub fn request_rule(env: Env, rule_type: String, rule_body: String) -> Result<Va
             _ => Err(Error::value("requestRule: ruleBody must be an object")),
         }
     };
-    run().map_err(|e| errors::throw(&env, e))
+    errors::run_sync(&env, "requestRule", run)
 }
 
 /// Validated weekly windows (`{windows: [{days, start, end}], timezone}`)
@@ -94,5 +94,5 @@ pub fn request_rule(env: Env, rule_type: String, rule_body: String) -> Result<Va
 )]
 pub fn time_windows(env: Env, windows: String) -> Result<Value> {
     let run = || -> CoreResult<Value> { Ok(TimeWindows::from_value(&parse(&windows)?)?.to_json()) };
-    run().map_err(|e| errors::throw(&env, e))
+    errors::run_sync(&env, "timeWindows", run)
 }

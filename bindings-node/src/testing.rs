@@ -66,7 +66,7 @@ impl NativeLocalVault {
             .map_err(|_| Failure::Other("the local vault failed to start".into()))?
             .map_err(|e| Failure::Other(format!("the local vault failed to start: {e}")))?;
             let info = camel_keys(serde_json::to_value(started.info()).unwrap_or(Value::Null));
-            *slot.lock().unwrap() = Some(started);
+            *alter_core::guard::lock(&slot) = Some(started);
             Ok(Out::Json(info))
         })
     }
@@ -74,7 +74,7 @@ impl NativeLocalVault {
     /// Stops the server and waits for its thread; idempotent.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn stop<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
-        let server = self.server.lock().unwrap().take();
+        let server = alter_core::guard::lock(&self.server).take();
         promise::spawn(env, None, async move {
             if let Some(s) = server {
                 tokio::task::spawn_blocking(move || s.stop())
@@ -89,7 +89,9 @@ impl NativeLocalVault {
     /// JSON arguments; resolves with its camelCase result.
     #[napi(ts_return_type = "Promise<unknown>")]
     pub fn admin<'env>(&self, env: &'env Env, op: String, args: String) -> Result<Object<'env>> {
-        let admin = self.server.lock().unwrap().as_ref().map(DevServer::admin);
+        let admin = alter_core::guard::lock(&self.server)
+            .as_ref()
+            .map(DevServer::admin);
         promise::spawn(env, None, async move {
             let admin =
                 admin.ok_or_else(|| Failure::Other("the local vault is not running".into()))?;

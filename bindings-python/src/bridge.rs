@@ -295,7 +295,15 @@ impl CoreCall {
         };
         // Starting the runtime (first call, or first call after a fork) and
         // spawning touch locks only: never hold the interpreter meanwhile.
-        let handle = py.detach(|| alter_core::runtime::spawn(task));
+        // Building the runtime can fail (no threads left): an error, not
+        // a PanicException, reaches the awaiting task.
+        let handle = py
+            .detach(|| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    alter_core::runtime::spawn(task)
+                }))
+            })
+            .map_err(|payload| crate::errors::panic_err(py, name, payload.as_ref()))?;
         let abort = TaskAbort::new(handle.abort_handle());
         fut.call_method1(
             "add_done_callback",

@@ -237,8 +237,15 @@ fn lifetime(iat: &Value, exp: &Value, now: i64) -> std::result::Result<i64, Reje
     let (Some(iat), Some(exp)) = (iat.as_i64(), exp.as_i64()) else {
         return Err(Reject::Lifetime);
     };
-    let ok =
-        iat < exp && exp <= iat + MAX_TTL_SECONDS && iat <= now + IAT_LEEWAY_SECONDS && exp > now;
+    // Checked sums: `iat` is the token's claim, and near `i64::MAX` a plain
+    // sum would panic (debug) or wrap into a passing check (release).
+    let within_ttl = iat
+        .checked_add(MAX_TTL_SECONDS)
+        .is_some_and(|limit| exp <= limit);
+    let issued_by_now = now
+        .checked_add(IAT_LEEWAY_SECONDS)
+        .is_some_and(|limit| iat <= limit);
+    let ok = iat < exp && within_ttl && issued_by_now && exp > now;
     if ok {
         Ok(exp)
     } else {
@@ -312,6 +319,35 @@ fn identity(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Claims at the edge of `i64` are refused as a bad lifetime, never an
+    /// overflow (which panicked in debug builds and could wrap in release).
+    #[test]
+    fn lifetime_claims_at_the_integer_limits_are_refused() {
+        let now = 1_700_000_000;
+        for (iat, exp) in [
+            (i64::MAX - 1, i64::MAX),
+            (i64::MAX, i64::MAX),
+            (i64::MIN, i64::MIN + 1),
+            (now - 10, i64::MAX),
+        ] {
+            let r = lifetime(&serde_json::json!(iat), &serde_json::json!(exp), now);
+            assert!(matches!(r, Err(Reject::Lifetime)), "iat={iat} exp={exp}");
+        }
+        let near_max = i64::MAX - IAT_LEEWAY_SECONDS + 1;
+        let r = lifetime(
+            &serde_json::json!(now - 10),
+            &serde_json::json!(now + 60),
+            near_max,
+        );
+        assert!(matches!(r, Err(Reject::Lifetime)));
+        assert!(lifetime(
+            &serde_json::json!(now - 10),
+            &serde_json::json!(now + 60),
+            now
+        )
+        .is_ok());
+    }
     use ring::rand::SystemRandom;
     use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
     use serde_json::json;

@@ -68,6 +68,8 @@ pub struct Ctx {
     pub sessions: watch::Sender<u64>,
     /// Signs identity assertions.
     pub identity_key: crate::jwt::Es256Key,
+    /// Gates of `/_provider/hold/{name}` (held provider answers).
+    pub holds: crate::routes::hold::Holds,
 }
 
 /// Counts a held long poll for as long as it lives.

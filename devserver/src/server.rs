@@ -118,6 +118,7 @@ pub async fn bind(opts: &ServerOptions) -> io::Result<Bound> {
         held_polls: Default::default(),
         sessions,
         identity_key: crate::jwt::Es256Key::generate(),
+        holds: Default::default(),
     });
     let persist = persist.map(|f| (f, bootstrap));
     if let Some((file, b)) = &persist {

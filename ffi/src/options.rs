@@ -260,6 +260,9 @@ mod tests {
         );
         for bad in [
             r#"{"timeout_seconds": 0}"#,
+            r#"{"timeout_seconds": 1e20}"#,
+            r#"{"timeout_seconds": 1000000001}"#,
+            r#"{"retry": {"max_backoff_seconds": 1e300}}"#,
             r#"{"retry": 3}"#,
             r#"{"retry": {"max_attempts": 0}}"#,
             r#"{"warnings": "loud"}"#,

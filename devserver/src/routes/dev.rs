@@ -61,6 +61,7 @@ pub fn router(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
         )
         .route("/_dev/keys", post(update_key))
         .route("/_dev/agents/{id}", post(update_agent))
+        .merge(crate::routes::hold::admin_router())
         .route_layer(from_fn_with_state(ctx, admin_auth))
         // Health answers without the token so a supervisor can probe it
         // (inferred; it reveals nothing).

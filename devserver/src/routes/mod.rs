@@ -9,6 +9,7 @@ pub mod connect;
 pub mod consent;
 pub mod dev;
 pub mod grants;
+pub mod hold;
 pub mod keys;
 pub mod manage;
 pub mod misc;
@@ -116,6 +117,7 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
         .merge(sdk)
         .merge(dev::router(ctx.clone()))
         .merge(provider::router())
+        .merge(hold::provider_router())
         .merge(consent::router())
         // One body limit everywhere (axum's default of 2 MB would otherwise
         // cut proxied bodies the SDK is allowed to send).
