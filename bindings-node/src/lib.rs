@@ -42,7 +42,7 @@ pub fn is_valid_key(key: String) -> bool {
 /// prove the panic is thrown as an `AlterSDKError` instead of aborting.
 #[cfg(debug_assertions)]
 #[napi]
-pub fn debug_panic(env: Env) -> napi::Result<()> {
+pub fn debug_panic(env: napi::Env) -> napi::Result<()> {
     errors::run_sync(&env, "debugPanic", || {
         alter_core::guard::deliberate_panic("node sync")
     })

@@ -118,9 +118,10 @@ where
             },
             None => guarded.await,
         };
-        let outcome = outcome.unwrap_or_else(|_| {
-            Err(Failure::Core(alter_core::Error::sdk(
-                "internal error in the Alter SDK native module",
+        let outcome = outcome.unwrap_or_else(|payload| {
+            Err(Failure::Core(alter_core::guard::panic_error(
+                "the Alter SDK native module",
+                payload.as_ref(),
             )))
         });
         deferred.resolve(move |env: Env| match outcome {

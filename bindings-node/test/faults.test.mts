@@ -68,7 +68,10 @@ test("a panic in an async native call rejects its promise with AlterSDKError", a
   assert.equal((err as NativeError).alter?.kind, "AlterSDKError");
   const typed = rebuild(err);
   assert.ok(typed instanceof AlterSDKError);
-  assert.match((typed as Error).message, /^internal error in internal\.panic: deliberate panic/);
+  assert.match(
+    (typed as Error).message,
+    /^internal error in the Alter SDK native module: deliberate panic \(test hook: internal\.panic\)$/,
+  );
   const app = vault.app();
   try {
     assert.equal(await echoStatus(app, await vault.boundSecret("async-panic", "tok")), 200);
