@@ -213,6 +213,40 @@ mod tests {
         move |name: &str| map.get(&name.to_ascii_lowercase()).cloned()
     }
 
+    /// Hostile numbers from a peer neither panic nor wrap: they are
+    /// ignored, or clamped where a ceiling exists.
+    #[test]
+    fn extreme_peer_numbers_are_ignored_or_clamped() {
+        const NOW: i64 = 1_700_000_000;
+        for reset in [
+            "-9223372036854775808",
+            "9223372036854775807",
+            "18446744073709551616",
+            "1e308",
+        ] {
+            let h = headers(&[
+                ("X-RateLimit-Limit", "100"),
+                ("X-RateLimit-Remaining", "5"),
+                ("X-RateLimit-Reset", reset),
+            ]);
+            assert_eq!(snapshot_from_headers(h, NOW), None, "{reset}");
+        }
+        let h = headers(&[
+            ("RateLimit-Policy", "\"p\";q=100;w=60"),
+            ("RateLimit", "\"p\";r=5;t=999999999999"),
+        ]);
+        assert_eq!(snapshot_from_headers(&h, i64::MAX - 5), None);
+        assert_eq!(snapshot_from_headers(h, NOW), None);
+        assert_eq!(parse_retry_after("99999999999999999999999", 60), Some(60));
+        assert_eq!(parse_retry_after("-1", 60), None);
+        assert_eq!(retry_after_from_json(&json!(1e308), 60), Some(60));
+        assert_eq!(
+            retry_after_from_json(&json!(-9_223_372_036_854_775_808i64), 60),
+            None
+        );
+        assert_eq!(retry_after_from_json(&json!(f64::MAX), 60), Some(60));
+    }
+
     const NOW: i64 = 1_700_000_000;
 
     #[test]

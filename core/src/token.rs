@@ -755,6 +755,25 @@ mod tests {
         with(key, v.clone()).unwrap_or_else(|e| panic!("{key} = {v}: {}", e.message()))
     }
 
+    /// A hostile `expires_in` is a typed refusal, never a cast or an
+    /// overflow.
+    #[test]
+    fn extreme_expires_in_is_refused() {
+        let m = "Backend returned an invalid expires_in";
+        for v in [
+            json!(1e308),
+            json!(-9_223_372_036_854_775_808i64),
+            json!(-1),
+            json!(1.5),
+        ] {
+            rejects("expires_in", v, m);
+        }
+        assert_eq!(
+            accepts("expires_in", json!(u64::MAX)).expires_in,
+            Some(u64::MAX)
+        );
+    }
+
     #[test]
     fn full_oauth_example_parses() {
         let body = br#"{"access_token":"ya29.a0Af","token_type":"Bearer","expires_in":3599,"expires_at":"2026-05-01T12:00:00Z","scopes":["https://www.googleapis.com/auth/calendar.readonly"],"grant_id":"0b7e3f1a-5c2d-4e8f-9a10-1b2c3d4e5f60","provider_id":"google","token_generation":"7d1c2a4e-0f3b-4c5d-8e6f-a1b2c3d4e5f6","scope_mismatch":false,"injection_header":"Authorization","injection_format":"Bearer {token}","token_expires_at":"ignored"}"#;

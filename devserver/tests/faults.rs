@@ -88,3 +88,67 @@ async fn faults_fail_delay_and_drop_the_next_requests() {
         .is_err());
     server.stop();
 }
+
+/// `/_provider/hold/{name}` answers only once its gate is released; the
+/// operator API counts who waits (and a given-up request stops counting).
+#[tokio::test]
+async fn held_provider_answers_wait_for_their_gate() {
+    use reqwest::Method;
+    let (server, admin) = start();
+    let base = server.info().base_url.clone();
+    let url = format!("{base}/_provider/hold/g1");
+    let http = reqwest::Client::new();
+    let waiting = || async {
+        admin
+            .call(Method::GET, "/_dev/holds/g1", None)
+            .await
+            .unwrap()["waiting"]
+            .as_u64()
+            .unwrap()
+    };
+    let held: Vec<_> = (0..3)
+        .map(|_| tokio::spawn(http.get(&url).send()))
+        .collect();
+    // Poll the count until all three arrived (bounded by the test's own
+    // deadline below).
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    while waiting().await < 3 {
+        assert!(Instant::now() < deadline, "the held requests never arrived");
+        tokio::task::yield_now().await;
+    }
+    // A request its client gives up on is no longer counted.
+    let quitter = tokio::spawn(http.get(&url).send());
+    while waiting().await < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the fourth request never arrived"
+        );
+        tokio::task::yield_now().await;
+    }
+    quitter.abort();
+    while waiting().await != 3 {
+        assert!(
+            Instant::now() < deadline,
+            "an abandoned request stayed counted"
+        );
+        tokio::task::yield_now().await;
+    }
+    let released = admin
+        .call(Method::POST, "/_dev/holds/g1", None)
+        .await
+        .unwrap();
+    assert_eq!(released["released"], "g1");
+    for h in held {
+        let r = h.await.unwrap().unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // A released gate stays open; the operator API needs the admin token.
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
+    let anonymous = http
+        .get(format!("{base}/_dev/holds/g1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(waiting().await, 0);
+}
