@@ -108,7 +108,7 @@ where
     F: Future<Output = std::result::Result<Out, Failure>> + Send + 'static,
 {
     let (deferred, promise) = env.create_deferred()?;
-    alter_core::runtime::spawn(async move {
+    let task = async move {
         let guarded = AssertUnwindSafe(fut).catch_unwind();
         let outcome = match cancel {
             Some(token) => tokio::select! {
@@ -128,6 +128,17 @@ where
             Ok(out) => Ok(out),
             Err(f) => Err(errors::to_js(&env, &f)),
         });
-    });
+    };
+    // Starting the runtime (first call) can fail, e.g. when no thread can
+    // be created: thrown as an AlterSDKError, since a panic here, on the
+    // JavaScript thread, would abort the process.
+    std::panic::catch_unwind(AssertUnwindSafe(|| alter_core::runtime::spawn(task))).map_err(
+        |payload| {
+            errors::throw(
+                env,
+                alter_core::guard::panic_error("the Alter SDK native module", payload.as_ref()),
+            )
+        },
+    )?;
     Ok(promise)
 }
