@@ -96,7 +96,7 @@ impl RetryPolicy {
         }
         let exp = self
             .initial_backoff
-            .saturating_mul(1u32 << (attempt - 1).min(16))
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
             .min(self.max_backoff);
         // Full jitter spreads a burst of clients over the whole window.
         let jitter = if exp.is_zero() {

@@ -7,10 +7,26 @@
 //! dropping it would wait for worker threads that do not exist).
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::runtime::{Builder, Handle, Runtime};
 
-static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
+/// The runtime of one process. Slots are leaked on purpose: a slot
+/// inherited across `fork()` holds a runtime whose threads are gone (and
+/// dropping it would wait for them); there is one per process generation.
+struct Slot {
+    pid: u32,
+    rt: Arc<Runtime>,
+}
+
+/// The current slot: null, or a leaked (never freed) [`Slot`]. Read
+/// without a lock, so that starting a call never waits on a lock that a
+/// thread of the parent may have held when the process forked (it would
+/// stay locked forever in the child).
+static CURRENT: AtomicPtr<Slot> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Serialises building a runtime (first use, first use after a fork).
+static BUILD: Mutex<()> = Mutex::new(());
 
 /// Environment variable that sets the number of runtime worker threads.
 pub const WORKERS_ENV: &str = "ALTER_RUNTIME_WORKERS";
@@ -44,19 +60,28 @@ fn build() -> Runtime {
 /// The shared runtime of this process, built on first use.
 pub fn runtime() -> Arc<Runtime> {
     let pid = std::process::id();
-    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
-    match slot.as_ref() {
-        Some((owner, rt)) if *owner == pid => rt.clone(),
-        _ => {
-            if let Some((_, stale)) = slot.take() {
-                // Inherited across fork: its threads are gone; never drop it.
-                std::mem::forget(stale);
-            }
-            let rt = Arc::new(build());
-            *slot = Some((pid, rt.clone()));
-            rt
-        }
+    if let Some(rt) = current(pid) {
+        return rt;
     }
+    let _building = BUILD.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(rt) = current(pid) {
+        return rt; // another thread built it meanwhile
+    }
+    let slot: &'static Slot = Box::leak(Box::new(Slot {
+        pid,
+        rt: Arc::new(build()),
+    }));
+    CURRENT.store(std::ptr::from_ref(slot).cast_mut(), Ordering::Release);
+    slot.rt.clone()
+}
+
+/// The runtime of the current slot, when it belongs to this process.
+fn current(pid: u32) -> Option<Arc<Runtime>> {
+    let p = CURRENT.load(Ordering::Acquire);
+    // SAFETY: CURRENT only ever holds null or a pointer from `Box::leak`,
+    // which is never freed, so a non-null pointer is valid forever.
+    let slot = unsafe { p.as_ref() }?;
+    (slot.pid == pid).then(|| slot.rt.clone())
 }
 
 /// A handle to the shared runtime.
@@ -90,6 +115,17 @@ mod tests {
         assert_eq!(super::parse_workers(Some("0")), 1);
         assert_eq!(super::parse_workers(Some("65")), 1);
         assert_eq!(super::parse_workers(Some("many")), 1);
+    }
+
+    #[test]
+    fn threads_racing_for_the_first_runtime_share_one() {
+        let all: Vec<_> = (0..8)
+            .map(|_| std::thread::spawn(super::runtime))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        assert!(all.iter().all(|rt| std::sync::Arc::ptr_eq(rt, &all[0])));
     }
 
     #[test]
