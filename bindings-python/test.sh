@@ -62,8 +62,12 @@ echo "== mypy --strict"
 "$VENV/bin/python" -m mypy --strict --cache-dir "$HERE/.mypy_cache" "${PY_SOURCES[@]}"
 
 echo "== stubtest (stubs against the built module)"
-(cd /tmp && "$VENV/bin/python" -m mypy.stubtest alter_sdk._alter_sdk \
+# From an empty directory, so neither python/ nor a stray module in the
+# working directory shadows the installed package or the standard library.
+STUB_DIR="$(mktemp -d)"
+(cd "$STUB_DIR" && "$VENV/bin/python" -m mypy.stubtest alter_sdk._alter_sdk \
     --allowlist "$HERE/stubtest-allowlist.txt" --mypy-config-file "$HERE/pyproject.toml")
+rmdir "$STUB_DIR"
 
 echo "== pytest"
 # Run from the tests' parent so the installed wheel (not python/) is imported.
