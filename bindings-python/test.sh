@@ -67,7 +67,7 @@ echo "== stubtest (stubs against the built module)"
 STUB_DIR="$(mktemp -d)"
 (cd "$STUB_DIR" && "$VENV/bin/python" -m mypy.stubtest alter_sdk._alter_sdk \
     --allowlist "$HERE/stubtest-allowlist.txt" --mypy-config-file "$HERE/pyproject.toml")
-rmdir "$STUB_DIR"
+rm -rf "$STUB_DIR"
 
 echo "== pytest"
 # Run from the tests' parent so the installed wheel (not python/) is imported.
