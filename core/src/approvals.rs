@@ -335,7 +335,9 @@ impl Client {
 
     async fn fetch_approval_result(&self, approval_id: &str) -> Result<ApprovalResult> {
         let target = format!("/sdk/approvals/{approval_id}/result");
-        let call = Call::new(Method::GET, target, Site::ApprovalResult).actor(Actor::none());
+        let call = Call::new(Method::GET, target, Site::ApprovalResult)
+            .actor(Actor::none())
+            .carries_provider_body();
         let reply = self.shared.send(&self.local, &call).await?;
         if reply.status != 200 {
             return Err(error::map_proxy_error(&reply.failure()));

@@ -30,6 +30,16 @@ pub fn transport_timeout_placeholder(latency_ms: u64) -> String {
     format!("<transport error: timeout after {latency_ms}ms>")
 }
 
+/// The audit `response_body` of a provider answer whose body went over the
+/// client's `max_response_bytes` and was not read (none of it is logged).
+pub fn body_over_cap_placeholder(max_bytes: u64) -> String {
+    format!("<response body exceeded max_response_bytes ({max_bytes} bytes); not read>")
+}
+
+/// The most of a `WWW-Authenticate` value kept anywhere: the scope report
+/// (the server's own limit) and the error that quotes it.
+pub const MAX_WWW_AUTHENTICATE_CHARS: usize = 4096;
+
 /// The request headers as logged: first every name in `injection_strip`
 /// (the injected header and header-rule keys, or [`SIGV4_HEADERS`]), then
 /// every credential header ([`crate::headers::is_sensitive_header`]: the
@@ -172,7 +182,8 @@ pub fn audit_body(
     Value::Object(m)
 }
 
-fn cut(s: &str, max_chars: usize) -> String {
+/// The first `max_chars` characters of `s`.
+pub fn cut(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
 }
 
@@ -206,7 +217,7 @@ pub fn scope_mismatch_report_body(
     );
     m.insert(
         "raw_www_authenticate".into(),
-        cut(raw_www_authenticate, 4096).into(),
+        cut(raw_www_authenticate, MAX_WWW_AUTHENTICATE_CHARS).into(),
     );
     m.insert("api_endpoint".into(), cut(api_endpoint, 2048).into());
     m.insert("detection_source".into(), "www_authenticate_rfc6750".into());
@@ -234,7 +245,7 @@ pub fn url_origin_for_log(url: &str) -> String {
 /// most 64 KiB, control characters replaced by spaces, cut to 300
 /// characters plus `…`.
 pub fn refusal_message(body: &[u8]) -> Option<String> {
-    if body.len() > 64 * 1024 {
+    if body.len() > crate::error::MAX_ERROR_BODY_BYTES {
         return None;
     }
     let v: Value = serde_json::from_slice(body).ok()?;

@@ -11,12 +11,18 @@ use crate::token::RetryInfo;
 use futures_util::future::BoxFuture;
 use reqwest::header::{HeaderMap, HeaderValue};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use zeroize::{Zeroize, Zeroizing};
+
+/// Largest HTTP/2 header list accepted in a response (hyper's default,
+/// stated here so the bound is ours; see `Pools::build`).
+pub(crate) const MAX_H2_HEADER_LIST_BYTES: u32 = 16 * 1024;
 
 /// Exchanges one pool keeps in flight at once; more wait for a free slot.
 /// The official package caps each of its two pools at 100 connections; so
@@ -28,6 +34,33 @@ pub(crate) const MAX_IN_FLIGHT_PER_POOL: usize = 100;
 /// They never delay the caller; bounding them keeps a burst of calls from
 /// opening a second backend connection per call just to report it.
 pub(crate) const MAX_BACKGROUND_POSTS: usize = 8;
+
+/// Background posts that may wait for a sending slot. One more is dropped,
+/// counted ([`Client::dropped_reports`]) and warned about once: a backend
+/// that stops answering must not make the queue, and the rows it holds,
+/// grow with every call. A waiting row holds at most 10 KB of provider
+/// body (the audit cap) plus the caller's own request, so 1024 of them stay
+/// in the low tens of MiB, while a burst far larger than the 100 calls a
+/// pool keeps in flight still queues without loss.
+pub const MAX_QUEUED_BACKGROUND_POSTS: usize = 1024;
+
+/// How long `close()` waits for pending background posts when the caller
+/// gives no timeout; the rest are abandoned and counted. A healthy backend
+/// drains a full queue in well under this (8 posts in flight, a few ms
+/// each); a hung one cannot hold a shutdown longer.
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest timeout `close()` accepts.
+pub const MAX_CLOSE_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// How long the bindings' exit hooks (Python `atexit`, Node `beforeExit`)
+/// wait for pending background posts of clients that were never closed.
+pub const EXIT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Every root client of the process, so an exit hook can flush the
+/// background posts of clients nobody closed. Weak: a client that is gone
+/// (and has nothing pending, since a pending post holds it) is pruned.
+static LIVE_CLIENTS: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 
 /// Returns the end user's JWT for a call. May be backed by a Python or JS
 /// callable; an `Err` carries nothing because the callback's own error text
@@ -61,6 +94,9 @@ pub struct ClientOptions {
     /// once, at construction; `None` reads the process environment. See
     /// [`crate::env_proxy`].
     pub env: Option<EnvLookup>,
+    /// Cap on a provider response body (and a proxy-mode answer), in bytes;
+    /// defaults to [`crate::body::DEFAULT_MAX_RESPONSE_BYTES`].
+    pub max_response_bytes: Option<u64>,
 }
 
 impl fmt::Debug for ClientOptions {
@@ -74,6 +110,7 @@ impl fmt::Debug for ClientOptions {
             .field("user_token_getter", &self.user_token_getter.is_some())
             .field("retry", &self.retry)
             .field("env", &self.env.is_some())
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
 }
@@ -112,6 +149,13 @@ pub(crate) struct Shared {
     pub retry: RetryPolicy,
     pub warnings: WarningSink,
     pub user_agent: String,
+    /// Cap on provider bodies and proxy-mode answers (see [`crate::body`]).
+    pub max_response_bytes: u64,
+    /// Background posts dropped (queue full) or abandoned (close or exit
+    /// ran out of time). Shared with the posts themselves, which count
+    /// their own abandonment.
+    dropped_reports: Arc<AtomicU64>,
+    queue_full_warned: AtomicBool,
     pub rate_limit: Mutex<Option<RateLimitSnapshot>>,
     /// A user token installed by `App::authenticate`; stands in for the
     /// getter on every later call of this client and its siblings.
@@ -137,6 +181,12 @@ struct Pools {
     backend_slots: Arc<Semaphore>,
     provider_slots: Arc<Semaphore>,
     background_slots: Arc<Semaphore>,
+    /// Places in the background queue, sending or waiting
+    /// ([`MAX_BACKGROUND_POSTS`] + [`MAX_QUEUED_BACKGROUND_POSTS`]).
+    queue_places: Arc<Semaphore>,
+    /// Cancelled to abandon the pending posts (close or exit out of time);
+    /// replaced by a fresh token afterwards.
+    abandon: CancellationToken,
 }
 
 /// Which slot a caller waits for (see [`Shared::slot`]).
@@ -180,6 +230,11 @@ impl Pools {
         timeout: Duration,
         proxy: &ProxyRules,
     ) -> Result<Pools> {
+        // Response heads are bounded by hyper: over HTTP/1.1 at most 100
+        // header fields in a head of at most 8 KiB + 100 × 4 KiB (its read
+        // buffer ceiling; reqwest 0.12 exposes neither), over HTTP/2 the
+        // header list limit set here. A head over either fails the call as
+        // a NetworkError before any of it is kept.
         let mut default_headers = HeaderMap::new();
         default_headers.insert("x-api-key", api_key.clone());
         // Both pools: the proxy variables, but never for loopback.
@@ -193,6 +248,7 @@ impl Pools {
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(20)
             .tcp_nodelay(true)
+            .http2_max_header_list_size(MAX_H2_HEADER_LIST_BYTES)
             .build()
             .map_err(|_| Error::sdk("could not initialise the backend HTTP client"))?;
         // The provider pool never carries the API key or any Alter header.
@@ -204,6 +260,7 @@ impl Pools {
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(20)
             .tcp_nodelay(true)
+            .http2_max_header_list_size(MAX_H2_HEADER_LIST_BYTES)
             .build()
             .map_err(|_| Error::sdk("could not initialise the provider HTTP client"))?;
         Ok(Pools {
@@ -214,6 +271,10 @@ impl Pools {
             backend_slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_POOL)),
             provider_slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_POOL)),
             background_slots: Arc::new(Semaphore::new(MAX_BACKGROUND_POSTS)),
+            queue_places: Arc::new(Semaphore::new(
+                MAX_BACKGROUND_POSTS + MAX_QUEUED_BACKGROUND_POSTS,
+            )),
+            abandon: CancellationToken::new(),
         })
     }
 }
@@ -230,7 +291,7 @@ impl Pools {
 
 impl Shared {
     /// The pools of this process (rebuilt after a fork).
-    fn pools<T>(&self, pick: impl FnOnce(&Pools) -> T) -> T {
+    fn pools<T>(&self, pick: impl FnOnce(&mut Pools) -> T) -> T {
         let mut p = crate::guard::lock(&self.pools);
         if p.pid != std::process::id() {
             if let Ok(fresh) = Pools::build(
@@ -244,7 +305,7 @@ impl Shared {
                 std::mem::forget(stale);
             }
         }
-        pick(&p)
+        pick(&mut p)
     }
 
     pub fn backend(&self) -> reqwest::Client {
@@ -280,6 +341,61 @@ impl Shared {
     /// The background tasks of this process (see [`Pools`]).
     pub fn tasks(&self) -> TaskTracker {
         self.pools(|p| p.tasks.clone())
+    }
+
+    /// Queues a background post (audit row, scope-mismatch report). When
+    /// the queue is full the post is dropped and counted instead; a post
+    /// abandoned later (close or exit out of time) counts itself.
+    pub fn spawn_background(&self, post: impl Future<Output = ()> + Send + 'static) {
+        let (tasks, places, abandon) =
+            self.pools(|p| (p.tasks.clone(), p.queue_places.clone(), p.abandon.clone()));
+        let Ok(place) = places.try_acquire_owned() else {
+            self.dropped_reports.fetch_add(1, Ordering::Relaxed);
+            if !self.queue_full_warned.swap(true, Ordering::AcqRel) {
+                self.warn(&format!(
+                    "The background audit queue is full ({MAX_QUEUED_BACKGROUND_POSTS} reports \
+                     waiting for the backend); further reports are dropped and counted in \
+                     dropped_reports. This warning is shown once per client."
+                ));
+            }
+            return;
+        };
+        let dropped = self.dropped_reports.clone();
+        tasks.spawn(async move {
+            let _place = place;
+            tokio::select! {
+                biased;
+                () = abandon.cancelled() => {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                () = post => {}
+            }
+        });
+    }
+
+    /// Background posts of this process not finished yet.
+    pub fn pending_background(&self) -> usize {
+        self.pools(|p| p.tasks.len())
+    }
+
+    /// Waits up to `timeout` for the pending background posts, then
+    /// abandons the rest. Returns how many were abandoned. New posts can
+    /// still be queued afterwards (an exit hook may run more than once).
+    async fn drain_background(&self, timeout: Duration) -> u64 {
+        let tasks = self.tasks();
+        tasks.close();
+        let finished = tokio::time::timeout(timeout, tasks.wait()).await.is_ok();
+        let mut abandoned = 0;
+        if !finished {
+            let before = self.dropped_reports.load(Ordering::Relaxed);
+            let stale = self.pools(|p| std::mem::replace(&mut p.abandon, CancellationToken::new()));
+            stale.cancel();
+            // Each abandoned post ends at its next poll.
+            tasks.wait().await;
+            abandoned = self.dropped_reports.load(Ordering::Relaxed) - before;
+        }
+        tasks.reopen();
+        abandoned
     }
 
     pub fn is_closed(&self) -> bool {
@@ -404,6 +520,10 @@ impl Client {
             warnings(&format!("Using plain http to the Alter backend at {host}"));
         }
         let timeout = opts.timeout.unwrap_or(config::DEFAULT_TIMEOUT);
+        let max_response_bytes = crate::body::check_max_response_bytes(
+            opts.max_response_bytes
+                .unwrap_or(crate::body::DEFAULT_MAX_RESPONSE_BYTES),
+        )?;
         let user_agent = opts
             .user_agent
             .clone()
@@ -430,14 +550,19 @@ impl Client {
             retry: opts.retry.clone().unwrap_or_default(),
             warnings,
             user_agent,
+            max_response_bytes,
+            dropped_reports: Arc::new(AtomicU64::new(0)),
+            queue_full_warned: AtomicBool::new(false),
             rate_limit: Mutex::new(None),
             installed_user_token: Mutex::new(None),
             last_retry_info: Mutex::new(None),
             deprecated_warned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
         };
+        let shared = Arc::new(shared);
+        register_live(&shared);
         Ok(Client {
-            shared: Arc::new(shared),
+            shared,
             local: Arc::new(Local::new(None, None)),
         })
     }
@@ -490,22 +615,40 @@ impl Client {
         }
     }
 
-    /// Closes the client. A root client waits for its background audit posts
-    /// and reports, then releases its pools; a sibling only marks itself
-    /// closed. Idempotent.
-    pub async fn close(&self) {
-        if self.local.constraints.is_some() {
-            self.local.closed.store(true, Ordering::Release);
-            return;
-        }
+    /// The cap on provider response bodies and proxy-mode answers.
+    pub fn max_response_bytes(&self) -> u64 {
+        self.shared.max_response_bytes
+    }
+
+    /// Background reports (audit rows, scope-mismatch reports) this client
+    /// and its siblings did not deliver: dropped because the queue was full
+    /// ([`MAX_QUEUED_BACKGROUND_POSTS`]) or abandoned when `close()` or the
+    /// exit hook ran out of time.
+    pub fn dropped_reports(&self) -> u64 {
+        self.shared.dropped_reports.load(Ordering::Relaxed)
+    }
+
+    /// [`Client::close_within`] with [`DEFAULT_CLOSE_TIMEOUT`].
+    pub async fn close(&self) -> u64 {
+        self.close_within(DEFAULT_CLOSE_TIMEOUT).await
+    }
+
+    /// Closes the client. A root client waits up to `timeout` for its
+    /// background audit posts and reports, abandons (and counts) the ones
+    /// still pending, then releases its pools; a sibling only marks itself
+    /// closed. Returns how many reports were abandoned (0 for a sibling or
+    /// a second close). Idempotent.
+    pub async fn close_within(&self, timeout: Duration) -> u64 {
         self.local.closed.store(true, Ordering::Release);
-        if self.shared.closed.swap(true, Ordering::AcqRel) {
-            return;
+        if self.local.constraints.is_some() {
+            return 0;
         }
-        let tasks = self.shared.tasks();
-        tasks.close();
-        tasks.wait().await;
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return 0;
+        }
+        let abandoned = self.shared.drain_background(timeout).await;
         crate::guard::lock(&self.shared.api_key).take();
+        abandoned
     }
 
     /// A sibling whose every backend request carries (and signs) the given
@@ -588,6 +731,50 @@ impl Client {
             Ok(t) => Ok(Some(t)),
         }
     }
+}
+
+/// A `close()` timeout given in seconds: finite, 0 (abandon at once) to
+/// [`MAX_CLOSE_TIMEOUT`].
+pub fn close_timeout(seconds: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| *d <= MAX_CLOSE_TIMEOUT)
+        .ok_or_else(|| {
+            Error::value(format!(
+                "timeout must be a number of seconds from 0 to {}",
+                MAX_CLOSE_TIMEOUT.as_secs()
+            ))
+        })
+}
+
+fn register_live(shared: &Arc<Shared>) {
+    let mut live = crate::guard::lock(&LIVE_CLIENTS);
+    live.retain(|w| w.strong_count() > 0);
+    live.push(Arc::downgrade(shared));
+}
+
+fn live_clients() -> Vec<Arc<Shared>> {
+    let live = crate::guard::lock(&LIVE_CLIENTS);
+    live.iter().filter_map(Weak::upgrade).collect()
+}
+
+/// Background posts pending in this process, over every client.
+pub fn pending_background_posts() -> usize {
+    live_clients().iter().map(|s| s.pending_background()).sum()
+}
+
+/// Waits up to `timeout` for the pending background posts of every client
+/// of the process (closed or not), then abandons the rest; returns how
+/// many were abandoned. What the bindings' exit hooks run, so an audit row
+/// of a client nobody closed still reaches the backend.
+pub async fn flush_background_posts(timeout: Duration) -> u64 {
+    let drains = live_clients()
+        .into_iter()
+        .map(|s| async move { s.drain_background(timeout).await });
+    futures_util::future::join_all(drains)
+        .await
+        .into_iter()
+        .sum()
 }
 
 /// `X-Alter-Request-Rule`: unpadded base64url of the compact raw-UTF-8 JSON

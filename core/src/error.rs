@@ -1,9 +1,10 @@
 //! The typed error of the SDK.
 //!
 //! One enum, [`Error`], has a variant for each of the 64 exception classes of
-//! the protocol (`errors.md` §1). Every variant reports its official class
-//! name through [`Error::kind`], and [`ERROR_KINDS`] lists every class with its
-//! parent so that bindings can rebuild the class tree from a single table.
+//! the protocol (`errors.md` §1) plus the SDK's own `ResponseTooLargeError`.
+//! Every variant reports its class name through [`Error::kind`], and
+//! [`ERROR_KINDS`] lists every class with its parent so that bindings can
+//! rebuild the class tree from a single table.
 //!
 //! The mappers at the bottom of this file turn a failed backend response into
 //! the right variant. They are pure functions over the status, body and the
@@ -436,6 +437,12 @@ pub enum Error {
         base: ErrorBase,
         approval_id: Option<String>,
     },
+
+    // ---- the SDK's own bounds ------------------------------------------------
+    /// A response body (provider, proxy-mode answer or backend answer) was
+    /// larger than the cap it is read under; `max_bytes` is that cap.
+    #[error("{}", .base.message)]
+    ResponseTooLarge { base: ErrorBase, max_bytes: u64 },
 }
 
 /// Every class as `(name, parent)`, parents always listed before children.
@@ -504,6 +511,7 @@ pub const ERROR_KINDS: &[(&str, Option<&str>)] = &[
     ("ApprovalExpiredError", Some("ApprovalError")),
     ("ApprovalTimeoutError", Some("ApprovalError")),
     ("ApprovalExecutionFailedError", Some("ApprovalError")),
+    ("ResponseTooLargeError", Some("AlterSDKError")),
 ];
 
 /// `(class name, fixed code)` for `AgentError` and its subclasses (§2).
@@ -612,7 +620,8 @@ macro_rules! with_base {
             | Error::ApprovalDenied { base: $b, .. }
             | Error::ApprovalExpired { base: $b, .. }
             | Error::ApprovalTimeout { base: $b, .. }
-            | Error::ApprovalExecutionFailed { base: $b, .. } => $body,
+            | Error::ApprovalExecutionFailed { base: $b, .. }
+            | Error::ResponseTooLarge { base: $b, .. } => $body,
             Error::Agent { base: $b, .. }
             | Error::InvalidKey { base: $b, .. }
             | Error::AgentNotFound { base: $b, .. }
@@ -724,6 +733,7 @@ impl Error {
             Error::ApprovalExpired { .. } => "ApprovalExpiredError",
             Error::ApprovalTimeout { .. } => "ApprovalTimeoutError",
             Error::ApprovalExecutionFailed { .. } => "ApprovalExecutionFailedError",
+            Error::ResponseTooLarge { .. } => "ResponseTooLargeError",
         }
     }
 
@@ -1021,6 +1031,9 @@ impl Error {
             | Error::ApprovalExecutionFailed { approval_id, .. } => {
                 a.insert("approval_id".into(), opt_str(approval_id));
             }
+            Error::ResponseTooLarge { max_bytes, .. } => {
+                a.insert("max_bytes".into(), Value::from(*max_bytes));
+            }
             _ => {}
         }
         a
@@ -1199,6 +1212,33 @@ impl Error {
     ) -> Self {
         let (base, approval_id) = approval_parts(message.into(), approval_id);
         Error::ApprovalExecutionFailed { base, approval_id }
+    }
+
+    /// `ResponseTooLargeError`: `source` names whose body it was (`provider`,
+    /// `proxy` or `backend`) and `max_bytes` the cap it exceeded; both are
+    /// also in the details, with whatever the caller adds.
+    pub fn response_too_large(source: &str, max_bytes: u64, mut details: Details) -> Self {
+        let what = match source {
+            "provider" => "The provider's response body",
+            "proxy" => "The proxied response",
+            _ => "The Alter backend's response body",
+        };
+        let cap = if source == "backend" {
+            format!("the {max_bytes}-byte limit for backend answers")
+        } else {
+            format!("max_response_bytes ({max_bytes} bytes)")
+        };
+        details.insert("source".into(), Value::String(source.into()));
+        details.insert("max_bytes".into(), Value::from(max_bytes));
+        Error::ResponseTooLarge {
+            base: ErrorBase::new(
+                format!(
+                    "{what} exceeds {cap}; the rest was not read and the connection was closed"
+                ),
+                details,
+            ),
+            max_bytes,
+        }
     }
 
     /// An `AgentError`-family error by class name (`"KeyRevokedError"`, ...).
@@ -1407,6 +1447,14 @@ impl Error {
                 base: plain,
                 approval_id: None,
             },
+            "ResponseTooLargeError" => Error::ResponseTooLarge {
+                max_bytes: plain
+                    .details
+                    .get("max_bytes")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+                base: plain,
+            },
             _ => return None,
         })
     }
@@ -1606,9 +1654,18 @@ mod msg {
     pub const AGENT_DELEGATION_MISSING: &str = "No grant usable by this agent was found. Either the grant is not delegated to this agent, or a user/base grant_id was passed where the agent's own delegation grant_id is needed; create a Connect session for the agent or address the grant by provider instead.";
 }
 
+/// Largest error body the mappers read. The backend's error bodies are a
+/// few hundred bytes; a larger one is treated as unreadable (the error keeps
+/// its status, none of the body), so `details` never quotes more than this.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
 /// Decodes a body as JSON the way a lenient client would (a UTF-8 byte-order
-/// mark is tolerated). `None` when the bytes are not JSON (including empty).
+/// mark is tolerated). `None` when the bytes are not JSON (including empty)
+/// or longer than [`MAX_ERROR_BODY_BYTES`].
 fn parse_json_body(body: &[u8]) -> Option<Value> {
+    if body.len() > MAX_ERROR_BODY_BYTES {
+        return None;
+    }
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     serde_json::from_slice(body).ok()
 }
@@ -2292,8 +2349,9 @@ mod tests {
     // ---- hierarchy ------------------------------------------------------------
 
     #[test]
-    fn kinds_table_has_64_classes_parents_first() {
-        assert_eq!(ERROR_KINDS.len(), 64);
+    fn kinds_table_has_the_64_protocol_classes_and_ours_parents_first() {
+        // The protocol's 64 classes plus ResponseTooLargeError.
+        assert_eq!(ERROR_KINDS.len(), 65);
         let mut seen: Vec<&str> = Vec::new();
         for (name, parent) in ERROR_KINDS {
             assert!(!seen.contains(name), "duplicate {name}");
@@ -2321,6 +2379,24 @@ mod tests {
         }
         assert!(Error::from_kind("NoSuchError", "x", Details::new()).is_none());
         assert_eq!(parent_of("NoSuchError"), None);
+    }
+
+    #[test]
+    fn response_too_large_names_its_cap() {
+        let e = Error::response_too_large("provider", 1024, Details::new());
+        assert_eq!(e.kind(), "ResponseTooLargeError");
+        assert_eq!(e.attributes()["max_bytes"], 1024);
+        assert_eq!(e.details()["max_bytes"], 1024);
+        assert_eq!(e.details()["source"], "provider");
+        assert!(e.message().contains("max_response_bytes (1024 bytes)"));
+        assert!(
+            !e.is_a("NetworkError"),
+            "a cut body is never retried as transient"
+        );
+        let b = Error::response_too_large("backend", 8, Details::new());
+        assert!(b.message().contains("8-byte limit for backend answers"));
+        let rebuilt = Error::from_kind("ResponseTooLargeError", "m", b.details().clone()).unwrap();
+        assert_eq!(rebuilt.attributes()["max_bytes"], 8);
     }
 
     #[test]
@@ -2533,6 +2609,20 @@ mod tests {
         assert_eq!(e.kind(), "PolicyViolationError");
         assert_eq!(e.message(), "Backend returned a non-JSON error (HTTP 403)");
         assert_eq!(e.attributes()["policy_error"], Value::Null);
+    }
+
+    #[test]
+    fn oversized_error_bodies_are_not_quoted() {
+        let pad = "p".repeat(MAX_ERROR_BODY_BYTES);
+        let body = json!({"error": "grant_expired", "message": "m", "pad": pad}).to_string();
+        let e = map(403, &body);
+        assert_eq!(e.status_code(), Some(403));
+        assert!(e.details().get("pad").is_none());
+        let quoted = serde_json::to_string(e.details()).unwrap();
+        assert!(quoted.len() < 200, "{quoted}");
+        // Just under the bound the body is read as usual.
+        let small = json!({"error": "grant_expired", "message": "m"}).to_string();
+        assert_eq!(map(403, &small).kind(), "GrantExpiredError");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod assertion;
 pub mod audit;
 pub mod auth;
 pub(crate) mod backend;
+pub mod body;
 pub mod catalogs;
 pub mod client;
 pub mod config;

@@ -162,6 +162,7 @@ impl App {
             warnings: Some(shared.warnings.clone()),
             user_agent: Some(shared.user_agent.clone()),
             env: shared.env.clone(),
+            max_response_bytes: Some(shared.max_response_bytes),
         };
         let mut agent = Agent::new(opts)?;
         agent.ident = Arc::new(AgentIdentity {

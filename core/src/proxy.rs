@@ -221,6 +221,7 @@ impl Client {
         let call = Call::new(Method::POST, "/sdk/proxy", Site::Proxy)
             .json(&Value::Object(body))
             .idempotent(false)
+            .carries_provider_body()
             .actor(Actor {
                 caller_override: o.caller.clone(),
                 ..Actor::full(ctx_header)

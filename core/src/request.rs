@@ -3,6 +3,7 @@
 //! reports the exchange to the audit log in the background.
 
 use crate::audit;
+use crate::body::{self, BodyError};
 use crate::client::{Client, Principal, Shared, Slot};
 use crate::context::{context_header, Context};
 use crate::error::{self, Details, Error, Result};
@@ -115,6 +116,28 @@ impl Response {
     pub fn json(&self) -> Result<Value> {
         serde_json::from_slice(&self.body)
             .map_err(|_| Error::value("response body is not valid JSON"))
+    }
+}
+
+/// How a provider exchange failed.
+enum ProviderFailure {
+    Timeout,
+    Network,
+    /// The body went over `max_response_bytes`; the status and headers had
+    /// arrived and go into the audit row.
+    TooLarge {
+        status: u16,
+        headers: Vec<(String, String)>,
+    },
+}
+
+impl ProviderFailure {
+    fn from_reqwest(e: reqwest::Error) -> ProviderFailure {
+        if e.is_timeout() {
+            ProviderFailure::Timeout
+        } else {
+            ProviderFailure::Network
+        }
     }
 }
 
@@ -259,11 +282,20 @@ impl Client {
 
         let (status, headers, resp_body) = match sent {
             Ok(parts) => parts,
-            Err(timed_out) => {
-                let placeholder = if timed_out {
-                    format!("<transport error: timeout after {latency_ms}ms>")
-                } else {
-                    "<transport error: network>".to_string()
+            Err(failure) => {
+                // The row records what happened, never a cut body.
+                let (status, headers, placeholder) = match &failure {
+                    ProviderFailure::Timeout => {
+                        (0, None, audit::transport_timeout_placeholder(latency_ms))
+                    }
+                    ProviderFailure::Network => {
+                        (0, None, audit::TRANSPORT_NETWORK_PLACEHOLDER.to_string())
+                    }
+                    ProviderFailure::TooLarge { status, headers } => (
+                        *status,
+                        Some(headers),
+                        audit::body_over_cap_placeholder(self.shared.max_response_bytes),
+                    ),
                 };
                 let row = audit::audit_body(
                     &token,
@@ -271,18 +303,26 @@ impl Client {
                     &declared,
                     &preq.audit_headers,
                     &req_body,
-                    0,
-                    None,
+                    status,
+                    headers,
                     &placeholder,
                     latency_ms,
                     o.reason.as_deref(),
                     ctx.as_deref(),
                 );
                 self.spawn_audit(scrubbed(&scrubber, row), ctx_header.clone());
-                return Err(if timed_out {
-                    Error::timeout("Provider API request timed out", error_details())
-                } else {
-                    Error::network("Failed to call provider API", error_details())
+                return Err(match failure {
+                    ProviderFailure::Timeout => {
+                        Error::timeout("Provider API request timed out", error_details())
+                    }
+                    ProviderFailure::Network => {
+                        Error::network("Failed to call provider API", error_details())
+                    }
+                    ProviderFailure::TooLarge { status, .. } => {
+                        let mut d = error_details();
+                        d.insert("status_code".into(), status.into());
+                        Error::response_too_large("provider", self.shared.max_response_bytes, d)
+                    }
                 });
             }
         };
@@ -324,19 +364,21 @@ impl Client {
         })
     }
 
-    /// Sends the provider request. `Err(true)` is a timeout, `Err(false)` any
-    /// other transport failure (whose text is deliberately dropped).
+    /// Sends the provider request and reads its body under the client's
+    /// `max_response_bytes` cap. Transport failures carry no text (it is
+    /// deliberately dropped).
     async fn send_provider(
         &self,
         preq: &inject::ProviderRequest,
-    ) -> std::result::Result<(u16, Vec<(String, String)>, Bytes), bool> {
-        let method = Method::from_bytes(preq.method.as_bytes()).map_err(|_| false)?;
+    ) -> std::result::Result<(u16, Vec<(String, String)>, Bytes), ProviderFailure> {
+        let method =
+            Method::from_bytes(preq.method.as_bytes()).map_err(|_| ProviderFailure::Network)?;
         // Held until the body is read; waiting too long is a timeout.
         let _slot = self
             .shared
             .slot(Slot::Provider, Some(self.shared.timeout))
             .await
-            .ok_or(true)?;
+            .ok_or(ProviderFailure::Timeout)?;
         let mut req = self.shared.provider().request(method, &preq.url);
         for (k, v) in &preq.headers {
             req = req.header(k.as_str(), v.as_str());
@@ -344,9 +386,9 @@ impl Client {
         if let Some(b) = &preq.body {
             req = req.body(b.clone());
         }
-        let resp = req.send().await.map_err(|e| e.is_timeout())?;
+        let resp = req.send().await.map_err(ProviderFailure::from_reqwest)?;
         let status = resp.status().as_u16();
-        let headers = resp
+        let headers: Vec<(String, String)> = resp
             .headers()
             .iter()
             .map(|(k, v)| {
@@ -356,8 +398,11 @@ impl Client {
                 )
             })
             .collect();
-        let body = resp.bytes().await.map_err(|e| e.is_timeout())?;
-        Ok((status, headers, body))
+        match body::read_capped(resp, self.shared.max_response_bytes).await {
+            Ok(body) => Ok((status, headers, body)),
+            Err(BodyError::TooLarge) => Err(ProviderFailure::TooLarge { status, headers }),
+            Err(BodyError::Transport(e)) => Err(ProviderFailure::from_reqwest(e)),
+        }
     }
 
     /// Posts an audit row without delaying the caller; `close()` waits for it.
@@ -380,7 +425,7 @@ impl Client {
             )),
             Err(e) => shared.warn(&format!("Audit report could not be sent ({})", e.kind())),
         });
-        self.shared.tasks().spawn(post);
+        self.shared.spawn_background(post);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -401,8 +446,13 @@ impl Client {
             .map(|(_, v)| v.as_str())
             .collect();
         // Quoted in the error, a warning and the scope report: scrubbed
-        // before it is parsed, so no part of it can carry the credential.
-        let www_raw = scrubber.scrub(&www.join(", ")).into_owned();
+        // before it is parsed, so no part of it can carry the credential,
+        // then bounded like the report that quotes it (the error's details
+        // keep at most this much of it, and the scopes come from it).
+        let www_raw = audit::cut(
+            &scrubber.scrub(&www.join(", ")),
+            audit::MAX_WWW_AUTHENTICATE_CHARS,
+        );
         let challenge = crate::www_auth::parse_bearer_challenge(&www_raw);
         let chal = |k: &str| {
             challenge
@@ -506,7 +556,7 @@ impl Client {
             )),
             Err(e) => shared.warn(&format!("Scope-mismatch report failed ({})", e.kind())),
         });
-        self.shared.tasks().spawn(post);
+        self.shared.spawn_background(post);
     }
 }
 
@@ -559,11 +609,13 @@ fn with_traceparent_opt<F: std::future::Future>(
 
 #[cfg(test)]
 mod tests {
-    use crate::client::{Slot, MAX_BACKGROUND_POSTS};
+    use crate::client::{Slot, MAX_BACKGROUND_POSTS, MAX_QUEUED_BACKGROUND_POSTS};
     use crate::testutil::{holding_server, quiet_client};
     use crate::transport::{Call, Site};
     use reqwest::Method;
     use serde_json::json;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     /// The provider pool has its own cap: a burst of provider calls puts
     /// exactly `MAX_IN_FLIGHT_PER_POOL` on the wire, the rest wait for a
@@ -585,7 +637,7 @@ mod tests {
                     body: None,
                     audit_headers: Vec::new(),
                 };
-                tokio::spawn(async move { c.send_provider(&preq).await.map(|(s, _, _)| s) })
+                tokio::spawn(async move { c.send_provider(&preq).await.map(|(s, _, _)| s).ok() })
             })
             .collect();
         held.wait_for(|n| *n >= MAX_IN_FLIGHT_PER_POOL)
@@ -600,7 +652,7 @@ mod tests {
         );
         release.send(true).unwrap();
         for call in calls {
-            assert_eq!(call.await.unwrap(), Ok(200));
+            assert_eq!(call.await.unwrap(), Some(200));
         }
         assert_eq!(
             *held.borrow(),
@@ -628,6 +680,157 @@ mod tests {
         let post = super::background_post(client, call, |_, _| {});
         let size = std::mem::size_of_val(&post);
         assert!(size <= 768, "a waiting post holds {size} bytes inline");
+    }
+
+    /// A client for `url` whose warnings are collected.
+    fn noting_client(url: &str) -> (crate::Client, Arc<Mutex<Vec<String>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let client = crate::Client::new(
+            crate::Principal::App,
+            crate::ClientOptions {
+                api_key: format!("alter_key_{}", "k".repeat(40)),
+                base_url: Some(url.to_string()),
+                warnings: Some(Arc::new(move |m: &str| sink.lock().unwrap().push(m.into()))),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        (client, seen)
+    }
+
+    /// The background queue holds at most `MAX_BACKGROUND_POSTS` sending
+    /// plus `MAX_QUEUED_BACKGROUND_POSTS` waiting; further posts are dropped,
+    /// counted and warned about once, and the queued ones still go out.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_background_queue_is_bounded_and_counts_what_it_drops() {
+        let (url, mut held, release) = holding_server().await;
+        let (client, warnings) = noting_client(&url);
+        let capacity = MAX_BACKGROUND_POSTS + MAX_QUEUED_BACKGROUND_POSTS;
+        let extra = 5;
+        for i in 0..capacity + extra {
+            client.spawn_audit(json!({"grant_id": "g", "method": "GET", "n": i}), None);
+        }
+        held.wait_for(|n| *n >= MAX_BACKGROUND_POSTS).await.unwrap();
+        assert_eq!(client.dropped_reports(), extra as u64);
+        assert_eq!(client.shared.pending_background(), capacity);
+        let full: Vec<String> = warnings
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|w| w.contains("queue is full"))
+            .cloned()
+            .collect();
+        assert_eq!(full.len(), 1, "warned once: {full:?}");
+        release.send(true).unwrap();
+        assert_eq!(client.close().await, 0);
+        assert_eq!(*held.borrow(), capacity, "every queued row was sent");
+        assert_eq!(client.dropped_reports(), extra as u64);
+    }
+
+    /// `close_within` gives up on posts the backend holds: it returns, says
+    /// how many it abandoned and counts them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn close_abandons_posts_still_pending_at_its_deadline() {
+        let (url, mut held, _release) = holding_server().await;
+        let (client, _) = noting_client(&url);
+        for i in 0..3 {
+            client.spawn_audit(json!({"grant_id": "g", "method": "GET", "n": i}), None);
+        }
+        held.wait_for(|n| *n >= 3).await.unwrap();
+        let abandoned = client.close_within(Duration::from_millis(20)).await;
+        assert_eq!(abandoned, 3);
+        assert_eq!(client.dropped_reports(), 3);
+        assert_eq!(client.shared.pending_background(), 0);
+        // A second close has nothing left to abandon.
+        assert_eq!(client.close_within(Duration::ZERO).await, 0);
+    }
+
+    /// A provider answer is read under `max_response_bytes`, whatever its
+    /// framing; the status and headers that arrived are kept for the row.
+    #[tokio::test]
+    async fn provider_bodies_are_read_under_the_cap() {
+        for head in [
+            "HTTP/1.1 200 OK\r\nx-kept: 1\r\nconnection: close\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nx-kept: 1\r\ncontent-length: 8388608\r\n\r\n",
+        ] {
+            let url = raw_server(head.to_string(), 8 << 20).await;
+            let client = crate::Client::new(
+                crate::Principal::App,
+                crate::ClientOptions {
+                    api_key: format!("alter_key_{}", "k".repeat(40)),
+                    base_url: Some("http://127.0.0.1:9".into()),
+                    warnings: Some(Arc::new(|_: &str| {})),
+                    max_response_bytes: Some(1 << 20),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            match client.send_provider(&provider_get(&url)).await {
+                Err(super::ProviderFailure::TooLarge { status, headers }) => {
+                    assert_eq!(status, 200);
+                    assert!(headers.iter().any(|(k, _)| k == "x-kept"));
+                }
+                _ => panic!("{head}: the body must be refused"),
+            }
+        }
+    }
+
+    /// Response heads are bounded (see `Pools::build`): more than 100 header
+    /// fields, or a head over hyper's buffer ceiling, fail the exchange.
+    #[tokio::test]
+    async fn oversized_response_heads_fail_the_exchange() {
+        let many: String = (0..101).map(|i| format!("x-h{i}: v\r\n")).collect();
+        let huge = format!("x-big: {}\r\n", "v".repeat(512 * 1024));
+        for extra in [many, huge] {
+            let head = format!("HTTP/1.1 200 OK\r\n{extra}content-length: 2\r\n\r\n");
+            let url = raw_server(head, 2).await;
+            let client = quiet_client("http://127.0.0.1:9");
+            let sent = client.send_provider(&provider_get(&url)).await;
+            assert!(matches!(sent, Err(super::ProviderFailure::Network)));
+        }
+        // At the bound it is accepted.
+        let ok: String = (0..99).map(|i| format!("x-h{i}: v\r\n")).collect();
+        let head = format!("HTTP/1.1 200 OK\r\n{ok}content-length: 2\r\n\r\n");
+        let url = raw_server(head, 2).await;
+        let client = quiet_client("http://127.0.0.1:9");
+        assert!(client.send_provider(&provider_get(&url)).await.is_ok());
+    }
+
+    fn provider_get(url: &str) -> crate::inject::ProviderRequest {
+        crate::inject::ProviderRequest {
+            method: "GET".into(),
+            url: url.to_string(),
+            headers: Vec::new(),
+            body: None,
+            audit_headers: Vec::new(),
+        }
+    }
+
+    /// Answers one request with `head` and `total` filler bytes (or until
+    /// the client goes away).
+    async fn raw_server(head: String, total: usize) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut req = [0u8; 4096];
+            let _ = sock.read(&mut req).await;
+            if sock.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let chunk = vec![b'a'; 64 * 1024];
+            let mut sent = 0;
+            while sent < total {
+                let n = chunk.len().min(total - sent);
+                if sock.write_all(&chunk[..n]).await.is_err() {
+                    return;
+                }
+                sent += n;
+            }
+        });
+        url
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 //! policy, with the response hooks every backend call runs (rate-limit
 //! snapshot, deprecated-key warning, actor-id cache).
 
+use crate::body::BodyError;
 use crate::client::{Local, Shared, Slot};
 use crate::error::{Details, Error, Result};
 use crate::retry::{Outcome, RetryPolicy};
@@ -76,6 +77,18 @@ pub(crate) struct Call {
     /// A background report (audit, scope mismatch): still sent while
     /// `close()` drains pending tasks.
     pub background: bool,
+    /// Which cap the answer's body is read under.
+    pub body_cap: BodyCap,
+}
+
+/// The cap a backend answer is read under (see [`crate::body`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyCap {
+    /// [`crate::body::BACKEND_MAX_RESPONSE_BYTES`].
+    Backend,
+    /// The client's `max_response_bytes`: the answer carries a provider's
+    /// body (`/sdk/proxy`, an approval's result).
+    Provider,
 }
 
 impl Call {
@@ -91,7 +104,14 @@ impl Call {
             site,
             extra_headers: Vec::new(),
             background: false,
+            body_cap: BodyCap::Backend,
         }
+    }
+
+    /// Reads the answer under the provider cap (it carries a provider body).
+    pub fn carries_provider_body(mut self) -> Call {
+        self.body_cap = BodyCap::Provider;
+        self
     }
 
     pub fn json(mut self, v: &serde_json::Value) -> Call {
@@ -146,6 +166,13 @@ pub(crate) enum TransportFailure {
     Connect(String),
     Timeout(String),
     Other(String),
+    /// The answer's body went over its cap (never retried: the same answer
+    /// would come back).
+    TooLarge {
+        cap: BodyCap,
+        max_bytes: u64,
+        status: u16,
+    },
 }
 
 /// Short description of a reqwest error without the URL it carries: the
@@ -212,6 +239,18 @@ impl TransportFailure {
             TransportFailure::Connect(t) => Error::network(format!("{connect}: {t}"), details),
             TransportFailure::Timeout(t) => Error::timeout(format!("{timeout}: {t}"), details),
             TransportFailure::Other(t) => Error::network(format!("{other}: {t}"), details),
+            TransportFailure::TooLarge {
+                cap,
+                max_bytes,
+                status,
+            } => {
+                details.insert("status_code".into(), status.into());
+                let source = match cap {
+                    BodyCap::Backend => "backend",
+                    BodyCap::Provider => "proxy",
+                };
+                Error::response_too_large(source, max_bytes, details)
+            }
         }
     }
 }
@@ -267,6 +306,8 @@ impl Shared {
                     quota_exceeded: reply.status == 429 && is_quota_exceeded(&reply.body),
                 },
                 Err(TransportFailure::Connect(_)) => Outcome::ConnectFailed,
+                // Never retried (a cut body included): the request may have
+                // been handled.
                 Err(_) => Outcome::TransportFailed,
             };
             let retry_after = match &result {
@@ -335,7 +376,21 @@ impl Shared {
         let resp = req.send().await.map_err(|e| classify(&e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(|e| classify(&e))?;
+        let max_bytes = match call.body_cap {
+            BodyCap::Backend => crate::body::BACKEND_MAX_RESPONSE_BYTES,
+            BodyCap::Provider => self.max_response_bytes,
+        };
+        let body = match crate::body::read_capped(resp, max_bytes).await {
+            Ok(body) => body,
+            Err(BodyError::Transport(e)) => return Err(classify(&e)),
+            Err(BodyError::TooLarge) => {
+                return Err(TransportFailure::TooLarge {
+                    cap: call.body_cap,
+                    max_bytes,
+                    status,
+                })
+            }
+        };
         let reply = Reply {
             status,
             headers,

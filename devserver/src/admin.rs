@@ -218,6 +218,24 @@ impl Admin {
         self.call(Method::DELETE, "/_dev/faults", None).await
     }
 
+    /// `GET /_dev/requests`: how many requests reached a path starting with
+    /// `prefix` (outside `/_dev/`) since the vault started or the counts
+    /// were cleared.
+    pub async fn requests_to(&self, prefix: &str) -> Result<u64, AdminError> {
+        let v = self.call(Method::GET, "/_dev/requests", None).await?;
+        let counts = v["requests"].as_object().cloned().unwrap_or_default();
+        Ok(counts
+            .iter()
+            .filter(|(path, _)| path.starts_with(prefix))
+            .filter_map(|(_, n)| n.as_u64())
+            .sum())
+    }
+
+    /// `DELETE /_dev/requests`.
+    pub async fn clear_request_counts(&self) -> Result<Value, AdminError> {
+        self.call(Method::DELETE, "/_dev/requests", None).await
+    }
+
     /// `POST /_dev/keys`: adjusts a key named by `api_key` or `key_id`
     /// (`rate_limit_rpm`, `scopes`, `deprecated`, `revoked`, `expires_at`).
     pub async fn update_key(&self, body: Value) -> Result<Value, AdminError> {

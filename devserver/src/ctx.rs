@@ -1,6 +1,6 @@
 //! Process-wide server context shared by every handler.
 
-use crate::faults::Fault;
+use crate::faults::{Fault, Hits};
 use crate::state::Store;
 use crate::ServerInfo;
 use std::collections::HashMap;
@@ -52,6 +52,8 @@ pub struct Ctx {
     pub nonces: Mutex<NonceCache>,
     pub rates: Mutex<HashMap<String, RateWindow>>,
     pub faults: Mutex<Vec<Fault>>,
+    /// Requests seen per path, outside `/_dev/` (see `faults`).
+    pub hits: Mutex<Hits>,
     /// Bumped on every approval change; long polls wait on it.
     pub approvals: watch::Sender<u64>,
     /// Flips to true when the server starts shutting down, so held long

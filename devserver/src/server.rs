@@ -112,6 +112,7 @@ pub async fn bind(opts: &ServerOptions) -> io::Result<Bound> {
         nonces: Mutex::new(NonceCache::default()),
         rates: Mutex::new(Default::default()),
         faults: Mutex::new(Vec::new()),
+        hits: Mutex::new(Default::default()),
         approvals,
         shutdown: shutdown_rx,
         http,

@@ -152,3 +152,101 @@ async fn held_provider_answers_wait_for_their_gate() {
     assert_eq!(anonymous.status(), 401);
     assert_eq!(waiting().await, 0);
 }
+
+/// Generated bodies: their length announced exactly, not at all, or larger
+/// than what is sent (cut mid-way); chunks that trickle; extra headers; and
+/// the per-path request counts.
+#[tokio::test]
+async fn generated_bodies_headers_and_request_counts() {
+    let (server, admin) = start();
+    let url = echo_url(&server.info().base_url);
+    let http = reqwest::Client::new();
+    let fault = |extra: serde_json::Value| {
+        let mut f = json!({"path_prefix": "/_provider/echo", "count": 1, "status": 200});
+        f.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        f
+    };
+
+    admin
+        .add_fault(fault(json!({"body_bytes": 300_000})))
+        .await
+        .unwrap();
+    let r = http.get(&url).send().await.unwrap();
+    assert_eq!(r.content_length(), Some(300_000));
+    assert_eq!(r.bytes().await.unwrap().len(), 300_000);
+
+    admin
+        .add_fault(fault(
+            json!({"body_bytes": 300_000, "content_length": "none"}),
+        ))
+        .await
+        .unwrap();
+    let r = http.get(&url).send().await.unwrap();
+    assert_eq!(r.content_length(), None);
+    assert_eq!(r.bytes().await.unwrap().len(), 300_000);
+
+    admin
+        .add_fault(fault(json!({"body_bytes": 1000, "content_length": 5000})))
+        .await
+        .unwrap();
+    let r = http.get(&url).send().await.unwrap();
+    assert_eq!(r.content_length(), Some(5000));
+    assert!(r.bytes().await.is_err(), "a body cut short is an error");
+
+    // Trickling: one 10-byte chunk every 200 ms; a client that gives up
+    // after 300 ms sees a timeout while reading the body.
+    admin
+        .add_fault(fault(
+            json!({"body_bytes": 100, "chunk_bytes": 10, "trickle_ms": 200}),
+        ))
+        .await
+        .unwrap();
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let r = impatient.get(&url).send().await.unwrap();
+    let e = r.bytes().await.unwrap_err();
+    assert!(e.is_timeout(), "{e:?}");
+
+    // Headers, repeats kept, replacing the default content type.
+    admin
+        .add_fault(
+            json!({"path_prefix": "/_provider/echo", "count": 1, "status": 302,
+            "body": "<html>moved</html>",
+            "headers": [["location", "http://127.0.0.1:9/elsewhere"], ["content-type", "text/html"],
+                        ["x-ratelimit-limit", "a"], ["x-ratelimit-limit", "b"]]}),
+        )
+        .await
+        .unwrap();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirects.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()["location"], "http://127.0.0.1:9/elsewhere");
+    assert_eq!(r.headers()["content-type"], "text/html");
+    assert_eq!(r.headers().get_all("x-ratelimit-limit").iter().count(), 2);
+    assert_eq!(r.text().await.unwrap(), "<html>moved</html>");
+
+    // Every request above reached the echo path, and only those.
+    let path = "/_provider/echo";
+    assert_eq!(admin.requests_to(path).await.unwrap(), 5);
+    admin.clear_request_counts().await.unwrap();
+    assert_eq!(admin.requests_to(path).await.unwrap(), 0);
+
+    // Inconsistent definitions are refused.
+    for bad in [
+        json!({"path_prefix": "/x", "body_bytes": 10}),
+        json!({"path_prefix": "/x", "status": 200, "body_bytes": 10, "body": "b"}),
+        json!({"path_prefix": "/x", "status": 200, "body_bytes": 10, "content_length": 5}),
+        json!({"path_prefix": "/x", "status": 200, "trickle_ms": 5}),
+        json!({"path_prefix": "/x", "status": 200, "headers": {"a": 1}}),
+    ] {
+        assert!(admin.add_fault(bad.clone()).await.is_err(), "{bad}");
+    }
+    server.stop();
+}

@@ -5,7 +5,7 @@
 
 use crate::ctx::{lock, Ctx};
 use crate::error::{json_object, opt_bool, opt_nonempty, opt_str, opt_u64, ApiError, ApiResult};
-use crate::faults::Fault;
+use crate::faults::{self, Announce, Fault, Generated};
 use crate::resolve::{managed_contract, validate_contract};
 use crate::routes::agents::agent_json;
 use crate::routes::approvals::{decide, status_json};
@@ -58,6 +58,10 @@ pub fn router(ctx: Arc<Ctx>) -> Router<Arc<Ctx>> {
         .route(
             "/_dev/faults",
             post(add_fault).get(list_faults).delete(clear_faults),
+        )
+        .route(
+            "/_dev/requests",
+            get(request_counts).delete(clear_request_counts),
         )
         .route("/_dev/keys", post(update_key))
         .route("/_dev/agents/{id}", post(update_agent))
@@ -780,11 +784,25 @@ async fn add_fault(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Json<V
         drop: opt_bool(&map, "drop")?.unwrap_or(false),
         retry_after,
         body: map.get("body").filter(|b| !b.is_null()).cloned(),
+        headers: fault_headers(map.get("headers"))?,
+        generated: generated_body(&map)?,
     };
     if fault.status.is_none() && !fault.drop && fault.delay_ms == 0 {
         return Err(ApiError::validation(
             "status",
             "a fault needs a status, drop or delay_ms",
+        ));
+    }
+    if fault.status.is_none() && (fault.generated.is_some() || !fault.headers.is_empty()) {
+        return Err(ApiError::validation(
+            "status",
+            "body_bytes and headers need a status",
+        ));
+    }
+    if fault.generated.is_some() && fault.body.is_some() {
+        return Err(ApiError::validation(
+            "body",
+            "give body or body_bytes, not both",
         ));
     }
     let pending = {
@@ -797,6 +815,87 @@ async fn add_fault(State(ctx): State<Arc<Ctx>>, body: Bytes) -> ApiResult<Json<V
     Ok(Json(json!({"ok": true, "pending_faults": pending})))
 }
 
+/// `headers`: an object of strings, or `[name, value]` pairs (repeats kept).
+fn fault_headers(v: Option<&Value>) -> ApiResult<Vec<(String, String)>> {
+    let bad = || {
+        ApiError::validation(
+            "headers",
+            "headers must be an object of strings or a list of [name, value] pairs",
+        )
+    };
+    let pairs: Vec<(String, String)> = match v {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), v.as_str().ok_or_else(bad)?.to_string())))
+            .collect::<ApiResult<_>>()?,
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item.as_array().map(Vec::as_slice) {
+                Some([Value::String(k), Value::String(v)]) => Ok((k.clone(), v.clone())),
+                _ => Err(bad()),
+            })
+            .collect::<ApiResult<_>>()?,
+        Some(_) => return Err(bad()),
+    };
+    if pairs.len() > 256 {
+        return Err(ApiError::validation("headers", "at most 256 headers"));
+    }
+    Ok(pairs)
+}
+
+/// `body_bytes` (with `chunk_bytes`, `trickle_ms` and `content_length`:
+/// `"exact"` (default), `"none"` or a number of bytes to announce).
+fn generated_body(map: &Map<String, Value>) -> ApiResult<Option<Generated>> {
+    let Some(bytes) = opt_u64(map, "body_bytes")? else {
+        for field in ["chunk_bytes", "trickle_ms", "content_length"] {
+            if map.get(field).is_some_and(|v| !v.is_null()) {
+                return Err(ApiError::validation(
+                    field,
+                    format!("{field} needs body_bytes"),
+                ));
+            }
+        }
+        return Ok(None);
+    };
+    if bytes > faults::MAX_GENERATED_BODY {
+        return Err(ApiError::validation(
+            "body_bytes",
+            "body_bytes is at most 4 GiB",
+        ));
+    }
+    let chunk = match opt_u64(map, "chunk_bytes")? {
+        None => faults::DEFAULT_CHUNK_BYTES,
+        Some(n) if n >= 1 && n <= faults::MAX_CHUNK_BYTES as u64 => n as usize,
+        Some(_) => {
+            return Err(ApiError::validation(
+                "chunk_bytes",
+                "chunk_bytes must be 1 to 1048576",
+            ))
+        }
+    };
+    let announce = match map.get("content_length") {
+        None | Some(Value::Null) => Announce::Exact,
+        Some(Value::String(s)) if s == "exact" => Announce::Exact,
+        Some(Value::String(s)) if s == "none" => Announce::None,
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n >= bytes) => {
+            Announce::Claim(n.as_u64().unwrap_or(bytes))
+        }
+        Some(_) => {
+            return Err(ApiError::validation(
+                "content_length",
+                "content_length must be \"exact\", \"none\" or a number not below body_bytes",
+            ))
+        }
+    };
+    Ok(Some(Generated {
+        bytes,
+        chunk,
+        trickle_ms: opt_u64(map, "trickle_ms")?.unwrap_or(0),
+        announce,
+    }))
+}
+
 fn fault_json(f: &Fault) -> Value {
     json!({
         "path_prefix": f.path_prefix,
@@ -805,7 +904,20 @@ fn fault_json(f: &Fault) -> Value {
         "delay_ms": f.delay_ms,
         "drop": f.drop,
         "retry_after": f.retry_after,
+        "headers": f.headers,
+        "body_bytes": f.generated.as_ref().map(|g| g.bytes),
     })
+}
+
+/// `GET /_dev/requests`: requests seen per path outside `/_dev/`.
+async fn request_counts(State(ctx): State<Arc<Ctx>>) -> Json<Value> {
+    Json(json!({ "requests": lock(&ctx.hits).to_json() }))
+}
+
+/// `DELETE /_dev/requests`: forgets the counts.
+async fn clear_request_counts(State(ctx): State<Arc<Ctx>>) -> Json<Value> {
+    lock(&ctx.hits).clear();
+    Json(json!({"ok": true}))
 }
 
 async fn list_faults(State(ctx): State<Arc<Ctx>>) -> Json<Value> {
