@@ -185,7 +185,10 @@ const char *alter_status_name(int status);
  *   "retry":           false,           // or true (default policy) or
  *                      {"max_attempts": 3, "initial_backoff_seconds": 0.1,
  *                       "max_backoff_seconds": 5, "max_retry_after_seconds": 30},
- *   "warnings":        "stderr"         // or "silent"
+ *   "warnings":        "stderr",        // or "silent"
+ *   "max_response_bytes": 67108864      // cap on a provider body (and a
+ *                                       // proxy-mode answer): 1 to 1073741824;
+ *                                       // over it: ResponseTooLargeError
  * }
  * ```
  *
@@ -265,10 +268,12 @@ const struct AlterClient *alter_agent_client(const struct AlterAgent *agent);
 bool alter_client_is_closed(const struct AlterClient *client);
 
 /**
- * Closes an App: waits for its background audit posts, then refuses
+ * Closes an App: waits (up to 10 s) for its background audit posts,
+ * abandons the rest (see `alter_client_dropped_reports`), then refuses
  * further calls with `AlterSDKError`. Idempotent. Blocks; other threads may
  * still be using the App (their calls fail once it is closed). The handle
- * must still be freed with `alter_app_free`.
+ * must still be freed with `alter_app_free`. `alter_client_close` takes
+ * the deadline as an argument.
  */
 enum alter_status alter_app_close(const struct AlterApp *app,
                                   struct AlterError **error_out);
@@ -280,8 +285,28 @@ enum alter_status alter_agent_close(const struct AlterAgent *agent,
                                     struct AlterError **error_out);
 
 /**
- * Frees an App, closing it first if it is still open (which waits for its
- * background audit posts). No call on it may be in progress or start
+ * Closes the App or Agent behind `client` as `alter_app_close` does, but
+ * waits at most `timeout_seconds` (0 to 3600) for its pending background
+ * audit posts; the rest are abandoned, and their number is stored in
+ * `*abandoned_out` (when it is not NULL; 0 for a sibling or a second
+ * close). Idempotent; the handle must still be freed.
+ */
+enum alter_status alter_client_close(const struct AlterClient *client,
+                                     double timeout_seconds,
+                                     uint64_t *abandoned_out,
+                                     struct AlterError **error_out);
+
+/**
+ * Background reports (audit rows, scope-mismatch reports) the client and
+ * its siblings did not deliver: dropped while the background queue was full
+ * (at most 1024 wait), or abandoned when a close ran out of time. 0 for
+ * NULL.
+ */
+uint64_t alter_client_dropped_reports(const struct AlterClient *client);
+
+/**
+ * Frees an App, closing it first if it is still open (which waits, up to
+ * 10 s, for its background audit posts). No call on it may be in progress or start
  * afterwards. NULL is ignored.
  */
 void alter_app_free(struct AlterApp *app);

@@ -149,6 +149,20 @@ export interface ClientOptions {
   retry?: RetryOptions;
   /** Shorthand for `retry: { maxAttempts: 1 }`. */
   disableRetry?: boolean;
+  /**
+   * Cap on a provider response body (and a proxy-mode answer), in bytes:
+   * 1 to 1073741824, default 67108864 (64 MiB). A larger body fails the
+   * call with `ResponseTooLargeError`; nothing past the cap is read.
+   */
+  maxResponseBytes?: number;
+}
+
+export interface CloseOptions {
+  /**
+   * Seconds to wait for pending audit reports (0 to 3600, default 10);
+   * the rest are abandoned and counted in `droppedReports`.
+   */
+  timeout?: number;
 }
 
 export interface AppOptions extends ClientOptions {
@@ -1018,6 +1032,14 @@ declare abstract class BaseClient {
   readonly lastRateLimit: RateLimitSnapshot | null;
   /** True once closed (this client or, for a sibling, its parent). */
   readonly closed: boolean;
+  /**
+   * Audit rows and scope-mismatch reports not delivered: dropped while the
+   * background queue was full, or abandoned when `close()` or the
+   * `beforeExit` flush ran out of time.
+   */
+  readonly droppedReports: number;
+  /** The cap on a provider response body (and a proxy-mode answer). */
+  readonly maxResponseBytes: number;
   /** Retrieve mode: the SDK calls the provider with the credential injected. */
   request(method: HttpMethod | (string & {}), url: string, options?: RequestOptions): Promise<AlterResponse>;
   /** Proxy mode: the backend makes the call; it may wait for an approval. */
@@ -1037,8 +1059,11 @@ declare abstract class BaseClient {
   readonly scopes: ScopesNamespace;
   readonly oauthProviders: OAuthProvidersNamespace;
   readonly providerSpecs: ProviderSpecsNamespace;
-  /** Waits for background audit posts, then releases the client. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Waits (up to `timeout` seconds) for background audit posts, abandons the
+   * rest, then releases the client. Idempotent.
+   */
+  close(options?: CloseOptions): Promise<void>;
   toJSON(): ClientSummary;
 }
 
@@ -1327,4 +1352,12 @@ export declare class ApprovalExpiredError extends ApprovalError {
 export declare class ApprovalTimeoutError extends ApprovalError {
 }
 export declare class ApprovalExecutionFailedError extends ApprovalError {
+}
+/**
+ * A response body went over the cap it is read under (`maxResponseBytes` for
+ * provider responses and proxy-mode answers, a fixed limit for other backend
+ * answers); `details.source` says whose. Nothing past the cap was read.
+ */
+export declare class ResponseTooLargeError extends AlterSDKError {
+  maxBytes: number | null;
 }

@@ -365,6 +365,16 @@ class BaseClient {
     return this[NATIVE].closed;
   }
 
+  /** Background reports not delivered (queue full, or abandoned at close or exit). */
+  get droppedReports() {
+    return this[NATIVE].droppedReports;
+  }
+
+  /** The cap on a provider response body (and a proxy-mode answer). */
+  get maxResponseBytes() {
+    return this[NATIVE].maxResponseBytes;
+  }
+
   /** Retrieve mode: the SDK calls the provider with the credential injected. */
   request(method, url, options) {
     return invoke(this[NATIVE], 'request', [method, url], options, (r) => new AlterResponse(r), true);
@@ -385,9 +395,12 @@ class BaseClient {
     return invoke(this[NATIVE], 'awaitApproval', [approvalId], options, (v) => new ApprovalResult(v));
   }
 
-  /** Waits for background audit posts, then releases the client. Idempotent. */
-  close() {
-    return invoke(this[NATIVE], 'close', [], undefined);
+  /**
+   * Waits (up to `timeout` seconds, default 10) for background audit posts,
+   * abandons the rest, then releases the client. Idempotent.
+   */
+  close(options) {
+    return invoke(this[NATIVE], 'close', [], options);
   }
 
   /** Grants this client can see, one page at a time. */
@@ -728,6 +741,17 @@ function verifyIdentityAssertion(token, options) {
 function isValidKey(key) {
   return typeof key === 'string' && native.isValidKey(key);
 }
+
+// Audit rows of clients nobody closed: when the event loop runs dry, give
+// them the core's exit deadline to reach the backend. The flush's pending
+// promise keeps the loop alive while it runs, so `beforeExit` fires again
+// afterwards, with nothing pending. (`process.exit()` skips `beforeExit`:
+// close clients before calling it.)
+process.on('beforeExit', () => {
+  if (native.pendingBackgroundPosts() > 0) {
+    native.flushBackgroundPosts().catch(() => {});
+  }
+});
 
 module.exports = {
   App,

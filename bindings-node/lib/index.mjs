@@ -86,4 +86,5 @@ export const {
   ApprovalExpiredError,
   ApprovalTimeoutError,
   ApprovalExecutionFailedError,
+  ResponseTooLargeError,
 } = sdk;

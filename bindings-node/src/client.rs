@@ -164,6 +164,10 @@ fn client_options(
         timeout: seconds(&mut o, "", "timeout")?,
         caller: o.string("caller")?,
         user_agent: Some(USER_AGENT.to_string()),
+        // A negative count becomes 0, which the core refuses by name.
+        max_response_bytes: o
+            .int("max_response_bytes")?
+            .map(|n| u64::try_from(n).unwrap_or(0)),
         ..Default::default()
     };
     if kind == "App" {
@@ -287,6 +291,18 @@ impl NativeClient {
     #[napi(getter)]
     pub fn closed(&self) -> bool {
         self.p.client().is_closed()
+    }
+
+    /// Background reports not delivered (queue full, or abandoned by
+    /// `close()` / the exit flush running out of time).
+    #[napi(getter)]
+    pub fn dropped_reports(&self) -> f64 {
+        self.p.client().dropped_reports() as f64
+    }
+
+    #[napi(getter)]
+    pub fn max_response_bytes(&self) -> f64 {
+        self.p.client().max_response_bytes() as f64
     }
 
     #[napi(getter, ts_return_type = "unknown")]
@@ -548,7 +564,15 @@ async fn dispatch(
             }
         }
         "close" => {
-            client.close().await;
+            let a = Positional::new("close", args);
+            let mut o = js_options("close", a.value(0))?;
+            let timeout = o.number("timeout")?;
+            o.finish()?;
+            let deadline = match timeout {
+                Some(s) => alter_core::client::close_timeout(s)?,
+                None => alter_core::client::DEFAULT_CLOSE_TIMEOUT,
+            };
+            client.close_within(deadline).await;
             Ok(Out::Undefined)
         }
         other => crate::more::dispatch(p, other, args, on_event).await,

@@ -48,6 +48,26 @@ pub fn debug_panic(env: napi::Env) -> napi::Result<()> {
     })
 }
 
+/// Background posts (audit rows, reports) not finished yet, over every
+/// client of the process.
+#[napi]
+pub fn pending_background_posts() -> u32 {
+    u32::try_from(alter_core::client::pending_background_posts()).unwrap_or(u32::MAX)
+}
+
+/// Waits up to the core's exit deadline for every pending background post
+/// of the process, then abandons (and counts) the rest; resolves with how
+/// many were abandoned. What the `beforeExit` hook runs.
+#[napi(ts_return_type = "Promise<number>")]
+pub fn flush_background_posts(env: &napi::Env) -> napi::Result<napi::bindgen_prelude::Object<'_>> {
+    promise::spawn(env, None, async {
+        let abandoned =
+            alter_core::client::flush_background_posts(alter_core::client::EXIT_FLUSH_TIMEOUT)
+                .await;
+        Ok(promise::Out::Json(Value::from(abandoned)))
+    })
+}
+
 /// The `User-Agent` product token of this binding.
 #[napi]
 pub fn user_agent() -> String {

@@ -85,12 +85,23 @@ static SHUTTING_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicB
 static ATTACHED: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
 static DETACHED: std::sync::Condvar = std::sync::Condvar::new();
 
-/// The `atexit` hook: refuse new attachments, then wait (with the GIL
-/// released, so they can finish) for threads already inside Python — e.g. one
-/// in `loop.call_soon_threadsafe`, which drops the GIL while it writes to
-/// the loop's wake-up socket — to leave before finalisation starts.
+/// The `atexit` hook. First it gives the audit rows of clients nobody
+/// closed up to `EXIT_FLUSH_TIMEOUT` to reach the backend (the rest are
+/// abandoned and counted), while Python can still be entered (a refused row
+/// is reported through the client's logger). Then it refuses new
+/// attachments and waits (with the GIL released, so they can finish) for
+/// threads already inside Python — e.g. one in `loop.call_soon_threadsafe`,
+/// which drops the GIL while it writes to the loop's wake-up socket — to
+/// leave before finalisation starts.
 #[pyfunction]
 pub fn _shutdown(py: Python<'_>) {
+    if alter_core::client::pending_background_posts() > 0 {
+        py.detach(|| {
+            alter_core::runtime::block_on(alter_core::client::flush_background_posts(
+                alter_core::client::EXIT_FLUSH_TIMEOUT,
+            ))
+        });
+    }
     SHUTTING_DOWN.store(true, Ordering::SeqCst);
     py.detach(|| {
         let mut n = ATTACHED.lock().unwrap_or_else(|p| p.into_inner());

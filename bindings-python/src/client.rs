@@ -68,6 +68,18 @@ pub struct Construct<'a, 'py> {
     pub user_token_getter: Option<&'a Bound<'py, PyAny>>,
     pub logger: Option<&'a Bound<'py, PyAny>>,
     pub base_url: Option<&'a Bound<'py, PyAny>>,
+    pub max_response_bytes: Option<&'a Bound<'py, PyAny>>,
+}
+
+/// `max_response_bytes`: a Python int. Anything the core cannot take as a
+/// byte count (a bool, a negative or huge int, another type) becomes 0,
+/// which the core refuses with its own message.
+fn byte_count(v: Option<&Bound<'_, PyAny>>) -> Option<u64> {
+    let v = v.filter(|v| !v.is_none())?;
+    if v.is_instance_of::<pyo3::types::PyBool>() {
+        return Some(0);
+    }
+    Some(v.extract::<u64>().unwrap_or(0))
 }
 
 impl Construct<'_, '_> {
@@ -138,6 +150,7 @@ impl Construct<'_, '_> {
             user_agent: Some(USER_AGENT.to_string()),
             // Proxy variables come from the process environment.
             env: None,
+            max_response_bytes: byte_count(self.max_response_bytes),
         })
     }
 
@@ -486,18 +499,37 @@ impl BaseClient {
         ))
     }
 
-    /// Closes the client: waits for pending audit reports, then releases
-    /// its connections and forgets the key. Idempotent.
-    fn close(&self) -> CoreCall {
+    /// Closes the client: waits up to `timeout` seconds (default: the
+    /// core's close timeout) for pending audit reports, abandons the rest
+    /// (counted in `dropped_reports`), then releases its connections and
+    /// forgets the key. Idempotent.
+    #[pyo3(signature = (*, timeout=None))]
+    fn close(&self, timeout: Option<f64>) -> CoreCall {
         let client = self.inner.client().clone();
+        let deadline = timeout.map(alter_core::client::close_timeout).transpose();
         bridge::call(
             "close",
             async move {
-                client.close().await;
+                let deadline = deadline?.unwrap_or(alter_core::client::DEFAULT_CLOSE_TIMEOUT);
+                client.close_within(deadline).await;
                 Ok(())
             },
             |py, ()| none(py),
         )
+    }
+
+    /// Audit rows and scope-mismatch reports this client (and its
+    /// siblings) did not deliver: dropped while the background queue was
+    /// full, or abandoned when `close()` or interpreter exit ran out of time.
+    #[getter]
+    fn dropped_reports(&self) -> u64 {
+        self.inner.client().dropped_reports()
+    }
+
+    /// The cap on a provider response body (and a proxy-mode answer).
+    #[getter]
+    fn max_response_bytes(&self) -> u64 {
+        self.inner.client().max_response_bytes()
     }
 
     fn __aenter__(slf: Py<Self>) -> CoreCall {
@@ -624,7 +656,7 @@ impl App {
     #[new]
     #[pyo3(signature = (
         api_key, *, timeout=30.0, caller=None, caller_type=None, user_token_getter=None,
-        logger=None, _base_url=None
+        logger=None, max_response_bytes=None, _base_url=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -635,6 +667,7 @@ impl App {
         caller_type: Option<&Bound<'_, PyAny>>,
         user_token_getter: Option<&Bound<'_, PyAny>>,
         logger: Option<&Bound<'_, PyAny>>,
+        max_response_bytes: Option<&Bound<'_, PyAny>>,
         _base_url: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
         let c = Construct {
@@ -645,6 +678,7 @@ impl App {
             user_token_getter,
             logger,
             base_url: _base_url,
+            max_response_bytes,
         };
         crate::errors::guarded(py, "App.__init__", || {
             let opts = c.options(py)?;
@@ -747,8 +781,9 @@ impl Agent {
     #[new]
     #[pyo3(signature = (
         api_key, *, timeout=30.0, caller=None, user_token_getter=None, logger=None,
-        _base_url=None
+        max_response_bytes=None, _base_url=None
     ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         api_key: &Bound<'_, PyAny>,
@@ -756,6 +791,7 @@ impl Agent {
         caller: Option<&Bound<'_, PyAny>>,
         user_token_getter: Option<&Bound<'_, PyAny>>,
         logger: Option<&Bound<'_, PyAny>>,
+        max_response_bytes: Option<&Bound<'_, PyAny>>,
         _base_url: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
         let c = Construct {
@@ -766,6 +802,7 @@ impl Agent {
             user_token_getter,
             logger,
             base_url: _base_url,
+            max_response_bytes,
         };
         crate::errors::guarded(py, "Agent.__init__", || {
             let opts = c.options(py)?;

@@ -128,7 +128,10 @@ fn close_and_drop(view: AlterClient) {
 ///   "retry":           false,           // or true (default policy) or
 ///                      {"max_attempts": 3, "initial_backoff_seconds": 0.1,
 ///                       "max_backoff_seconds": 5, "max_retry_after_seconds": 30},
-///   "warnings":        "stderr"         // or "silent"
+///   "warnings":        "stderr",        // or "silent"
+///   "max_response_bytes": 67108864      // cap on a provider body (and a
+///                                       // proxy-mode answer): 1 to 1073741824;
+///                                       // over it: ResponseTooLargeError
 /// }
 /// ```
 ///
@@ -344,10 +347,12 @@ pub unsafe extern "C" fn alter_client_is_closed(client: *const AlterClient) -> b
     })
 }
 
-/// Closes an App: waits for its background audit posts, then refuses
+/// Closes an App: waits (up to 10 s) for its background audit posts,
+/// abandons the rest (see `alter_client_dropped_reports`), then refuses
 /// further calls with `AlterSDKError`. Idempotent. Blocks; other threads may
 /// still be using the App (their calls fail once it is closed). The handle
-/// must still be freed with `alter_app_free`.
+/// must still be freed with `alter_app_free`. `alter_client_close` takes
+/// the deadline as an argument.
 #[no_mangle]
 pub unsafe extern "C" fn alter_app_close(
     app: *const AlterApp,
@@ -373,8 +378,44 @@ pub unsafe extern "C" fn alter_agent_close(
     })
 }
 
-/// Frees an App, closing it first if it is still open (which waits for its
-/// background audit posts). No call on it may be in progress or start
+/// Closes the App or Agent behind `client` as `alter_app_close` does, but
+/// waits at most `timeout_seconds` (0 to 3600) for its pending background
+/// audit posts; the rest are abandoned, and their number is stored in
+/// `*abandoned_out` (when it is not NULL; 0 for a sibling or a second
+/// close). Idempotent; the handle must still be freed.
+#[no_mangle]
+pub unsafe extern "C" fn alter_client_close(
+    client: *const AlterClient,
+    timeout_seconds: f64,
+    abandoned_out: *mut u64,
+    error_out: *mut *mut AlterError,
+) -> AlterStatus {
+    entry("alter_client_close", error_out, || {
+        let client = handle(client, "client")?;
+        let deadline = alter_core::client::close_timeout(timeout_seconds)
+            .map_err(|e| Fail::invalid(e.message()))?;
+        let abandoned = block(client.client().close_within(deadline));
+        if !abandoned_out.is_null() {
+            *abandoned_out = abandoned;
+        }
+        Ok(())
+    })
+}
+
+/// Background reports (audit rows, scope-mismatch reports) the client and
+/// its siblings did not deliver: dropped while the background queue was full
+/// (at most 1024 wait), or abandoned when a close ran out of time. 0 for
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn alter_client_dropped_reports(client: *const AlterClient) -> u64 {
+    quiet(0, || match client.as_ref() {
+        Some(c) => c.client().dropped_reports(),
+        None => 0,
+    })
+}
+
+/// Frees an App, closing it first if it is still open (which waits, up to
+/// 10 s, for its background audit posts). No call on it may be in progress or start
 /// afterwards. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn alter_app_free(app: *mut AlterApp) {

@@ -81,6 +81,12 @@ pub(crate) fn client_options(api_key: &str, text: Option<&str>) -> FfiResult<Cli
             ))
         }
     }
+    if let Some(n) = f.int("max_response_bytes")? {
+        // A negative count becomes 0, which the core refuses by name.
+        let n = alter_core::body::check_max_response_bytes(u64::try_from(n).unwrap_or(0))
+            .map_err(|e| Fail::invalid(e.message()))?;
+        o.max_response_bytes = Some(n);
+    }
     match f.string("warnings")?.as_deref() {
         None | Some("stderr") => {}
         Some("silent") => o.warnings = Some(Arc::new(|_: &str| {})),
@@ -240,7 +246,7 @@ mod tests {
             Some(
                 r#"{"base_url": "http://127.0.0.1:1", "timeout_seconds": 2.5, "caller": "w",
                     "caller_type": "agent", "retry": {"max_attempts": 1}, "warnings": "silent",
-                    "user_agent": "ua/1"}"#,
+                    "user_agent": "ua/1", "max_response_bytes": 1024}"#,
             ),
         )
         .unwrap();
@@ -250,6 +256,7 @@ mod tests {
         assert_eq!(o.retry.unwrap().max_attempts, 1);
         assert!(o.warnings.is_some());
         assert_eq!(o.user_agent.as_deref(), Some("ua/1"));
+        assert_eq!(o.max_response_bytes, Some(1024));
         let d = client_options(key, None).unwrap();
         assert!(d.user_agent.unwrap().starts_with("alter-sdk-c/"));
         assert_eq!(
@@ -267,6 +274,9 @@ mod tests {
             r#"{"retry": {"max_attempts": 0}}"#,
             r#"{"warnings": "loud"}"#,
             r#"{"api_key": "x"}"#,
+            r#"{"max_response_bytes": 0}"#,
+            r#"{"max_response_bytes": -5}"#,
+            r#"{"max_response_bytes": 1073741825}"#,
         ] {
             assert_eq!(
                 status(client_options(key, Some(bad))),

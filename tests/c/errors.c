@@ -523,6 +523,75 @@ static void case_closed_client(void) {
     case_end();
 }
 
+static void case_bounds(void) {
+    case_begin("bounds: max_response_bytes, ResponseTooLargeError, close with a deadline");
+    AlterError *err = NULL;
+    AlterApp *a = NULL;
+    alter_status st = alter_app_new(env_required("ALTER_TEST_APP_KEY"), "{\"max_response_bytes\": 0}", &a, &err);
+    EXPECT_FAIL(st, err, ALTER_INVALID_ARGUMENT, "AlterValueError");
+    CHECK(str_contains(alter_error_message(err), "max_response_bytes"));
+    alter_error_free(err);
+    err = NULL;
+
+    char opts[1024];
+    snprintf(opts, sizeof opts, "{\"base_url\": \"%s\", \"warnings\": \"silent\", \"max_response_bytes\": 1048576}",
+             env_required("ALTER_TEST_BASE_URL"));
+    st = alter_app_new(env_required("ALTER_TEST_APP_KEY"), opts, &a, &err);
+    EXPECT_OK(st, err);
+    const AlterClient *c = alter_app_client(a);
+
+    char path[256];
+    snprintf(path, sizeof path, "/_dev/managed-secrets/%s/grants", env_required("ALTER_TEST_SECRET_ID"));
+    AlterJson *g = NULL;
+    CHECK(dev_call("POST", path, "{\"label\": \"bounds\"}", &g) == 201);
+    char req[128];
+    snprintf(req, sizeof req, "{\"grant_id\": \"%s\"}", alter_json_get_string(g, "/grant_id"));
+    alter_json_free(g);
+
+    /* 8 MiB, unannounced, against a 1 MiB cap. */
+    CHECK(dev_call("POST", "/_dev/faults",
+                   "{\"path_prefix\": \"/_provider/echo/big\", \"status\": 200,"
+                   " \"body_bytes\": 8388608, \"content_length\": \"none\"}",
+                   NULL) == 200);
+    AlterResponse *resp = NULL;
+    st = alter_request(c, "GET", url_of("/big"), req, NULL, 0, &resp, &err);
+    EXPECT_FAIL(st, err, ALTER_ERROR, "ResponseTooLargeError");
+    CHECK(alter_error_is_a(err, "AlterSDKError"));
+    CHECK(str_contains(alter_error_attributes_json(err), "\"max_bytes\":1048576"));
+    CHECK(resp == NULL);
+    alter_error_free(err);
+    err = NULL;
+
+    /* The vault holds the audit post of the next call: the close deadline
+       abandons it and says so. */
+    CHECK(dev_call("POST", "/_dev/faults",
+                   "{\"path_prefix\": \"/sdk/oauth/audit/api-call\", \"delay_ms\": 600000}", NULL) == 200);
+    st = alter_request(c, "GET", url_of("/held"), req, NULL, 0, &resp, &err);
+    EXPECT_OK(st, err);
+    alter_response_free(resp);
+    uint64_t abandoned = 99;
+    st = alter_client_close(c, -1, &abandoned, &err);
+    EXPECT_FAIL(st, err, ALTER_INVALID_ARGUMENT, "AlterValueError");
+    alter_error_free(err);
+    err = NULL;
+    CHECK(abandoned == 99);
+    st = alter_client_close(NULL, 1, &abandoned, &err);
+    EXPECT_FAIL(st, err, ALTER_NULL_ARGUMENT, NULL);
+    alter_error_free(err);
+    err = NULL;
+    st = alter_client_close(c, 0.2, &abandoned, &err);
+    EXPECT_OK(st, err);
+    CHECK(abandoned == 1);
+    CHECK(alter_client_dropped_reports(c) == 1);
+    CHECK(alter_client_is_closed(c));
+    st = alter_client_close(c, 0, &abandoned, &err);
+    EXPECT_OK(st, err);
+    CHECK(abandoned == 0);
+    CHECK(alter_client_dropped_reports(NULL) == 0);
+    alter_app_free(a);
+    case_end();
+}
+
 static void case_panic_boundary(void) {
     case_begin("a panic inside the library is caught: ALTER_PANIC, not an abort");
     AlterError *err = NULL;
@@ -574,6 +643,7 @@ int main(void) {
     case_provider_errors();
     case_network_error();
     case_closed_client();
+    case_bounds();
     case_panic_boundary();
     alter_app_free(app);
     return cases_failed() == 0 ? 0 : 1;

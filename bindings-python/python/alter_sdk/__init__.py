@@ -111,6 +111,7 @@ if TYPE_CHECKING:
         RateLimitError,
         ReAuthRequiredError,
         RedactDischargeFailedError,
+        ResponseTooLargeError,
         RestrictedGrantRequiresProxyError,
         ScopeReauthRequiredError,
         ServerFeatureUnsupportedError,
@@ -291,6 +292,7 @@ _LAZY_MODULES = {
         "ApprovalExpiredError",
         "ApprovalTimeoutError",
         "ApprovalExecutionFailedError",
+        "ResponseTooLargeError",
         "GrantCandidate",
         "CredentialChoice",
     ),
@@ -516,6 +518,7 @@ __all__ = [
     "LastActiveKeyError",
     "AgentKeyLimitError",
     "MemoryIsolationError",
+    "ResponseTooLargeError",
     # exception records
     "GrantCandidate",
     "CredentialChoice",

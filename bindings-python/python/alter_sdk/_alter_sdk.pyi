@@ -270,7 +270,18 @@ class _BaseClient:
         reason: str | None = None,
         context: Mapping[str, str] | None = None,
     ) -> Any: ...
-    async def close(self) -> None: ...
+    async def close(self, *, timeout: float | None = None) -> None:
+        """Waits up to ``timeout`` seconds (default 10, at most 3600) for
+        pending audit reports, abandons the rest (see ``dropped_reports``),
+        then releases the client. Idempotent."""
+    @property
+    def dropped_reports(self) -> int:
+        """Audit rows and scope-mismatch reports not delivered: dropped while
+        the background queue was full, or abandoned when ``close()`` or
+        interpreter exit ran out of time."""
+    @property
+    def max_response_bytes(self) -> int:
+        """The cap on a provider response body (and a proxy-mode answer)."""
     @property
     def actor_id(self) -> str | None: ...
     @property
@@ -302,6 +313,7 @@ class App(_BaseClient):
         caller_type: CallerType | str = CallerType.SERVICE,
         user_token_getter: _TokenGetter | None = None,
         logger: Any | None = None,
+        max_response_bytes: int | None = None,
         _base_url: str | None = None,
     ) -> Self: ...
     async def __aenter__(self) -> Self: ...
@@ -385,6 +397,7 @@ class Agent(_BaseClient):
         caller: str | None = None,
         user_token_getter: _TokenGetter | None = None,
         logger: Any | None = None,
+        max_response_bytes: int | None = None,
         _base_url: str | None = None,
     ) -> Self: ...
     async def __aenter__(self) -> Self: ...

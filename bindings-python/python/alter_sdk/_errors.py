@@ -1,7 +1,8 @@
 """The exception classes of alter_sdk.
 
-The tree mirrors the official package class for class (the native layer
-checks it against the core's ``ERROR_KINDS`` table). Errors raised by the SDK
+The tree mirrors the official package class for class, plus the SDK's own
+``ResponseTooLargeError`` (the native layer checks it against the core's
+``ERROR_KINDS`` table). Errors raised by the SDK
 are built by the native layer from the core's error kind; the constructors
 below exist so that user code (tests, wrappers) can build them too.
 
@@ -99,6 +100,7 @@ __all__ = [
     "ApprovalExpiredError",
     "ApprovalTimeoutError",
     "ApprovalExecutionFailedError",
+    "ResponseTooLargeError",
     "GrantCandidate",
     "CredentialChoice",
 ]
@@ -752,6 +754,23 @@ class ApprovalTimeoutError(ApprovalError):
 
 class ApprovalExecutionFailedError(ApprovalError):
     """The approved call failed when the backend ran it."""
+
+
+# ---------------------------------------------------------------- bounds
+
+
+class ResponseTooLargeError(AlterSDKError):
+    """A response body went over the cap it is read under: the client's
+    ``max_response_bytes`` for provider responses and proxy-mode answers, a
+    fixed limit for other backend answers. ``max_bytes`` is that cap;
+    ``details["source"]`` says whose body it was. Nothing past the cap was
+    read, and the connection was closed."""
+
+    def __init__(
+        self, message: str, max_bytes: int = 0, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details)
+        self.max_bytes = max_bytes
 
 
 # Keep a handle on the builtin the SDK class shadows, for readers of this module.
