@@ -286,7 +286,7 @@ enum alter_status alter_agent_close(const struct AlterAgent *agent,
 
 /**
  * Closes the App or Agent behind `client` as `alter_app_close` does, but
- * waits at most `timeout_seconds` (0 to 3600) for its pending background
+ * waits at most `timeout_seconds` (0 or more) for its pending background
  * audit posts; the rest are abandoned, and their number is stored in
  * `*abandoned_out` (when it is not NULL; 0 for a sibling or a second
  * close). Idempotent; the handle must still be freed.

@@ -159,7 +159,7 @@ export interface ClientOptions {
 
 export interface CloseOptions {
   /**
-   * Seconds to wait for pending audit reports (0 to 3600, default 10);
+   * Seconds to wait for pending audit reports (0 or more, default 10);
    * the rest are abandoned and counted in `droppedReports`.
    */
   timeout?: number;

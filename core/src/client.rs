@@ -50,9 +50,6 @@ pub const MAX_QUEUED_BACKGROUND_POSTS: usize = 1024;
 /// each); a hung one cannot hold a shutdown longer.
 pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Longest timeout `close()` accepts.
-pub const MAX_CLOSE_TIMEOUT: Duration = Duration::from_secs(3600);
-
 /// How long the bindings' exit hooks (Python `atexit`, Node `beforeExit`)
 /// wait for pending background posts of clients that were never closed.
 pub const EXIT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -733,18 +730,15 @@ impl Client {
     }
 }
 
-/// A `close()` timeout given in seconds: finite, 0 (abandon at once) to
-/// [`MAX_CLOSE_TIMEOUT`].
+/// A `close()` timeout given in seconds: the core's seconds rule
+/// ([`config::deadline_seconds`]: finite, at most 10^9 s), where 0 abandons
+/// the pending reports at once. A negative value is refused rather than
+/// read as 0: it is never what a caller closing a client meant.
 pub fn close_timeout(seconds: f64) -> Result<Duration> {
-    Duration::try_from_secs_f64(seconds)
-        .ok()
-        .filter(|d| *d <= MAX_CLOSE_TIMEOUT)
-        .ok_or_else(|| {
-            Error::value(format!(
-                "timeout must be a number of seconds from 0 to {}",
-                MAX_CLOSE_TIMEOUT.as_secs()
-            ))
-        })
+    if seconds < 0.0 {
+        return Err(Error::value("timeout must not be negative"));
+    }
+    config::deadline_seconds("timeout", seconds)
 }
 
 fn register_live(shared: &Arc<Shared>) {
@@ -809,6 +803,17 @@ fn encode_rule(rule: &serde_json::Value) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn close_timeouts_follow_the_seconds_rule_and_refuse_negatives() {
+        assert_eq!(close_timeout(0.0).unwrap(), Duration::ZERO);
+        assert_eq!(close_timeout(2.5).unwrap(), Duration::from_millis(2500));
+        for bad in [-1.0, -0.5, f64::NAN, f64::INFINITY, 1e20] {
+            let e = close_timeout(bad).unwrap_err();
+            assert_eq!(e.kind(), "AlterValueError", "{bad}");
+            assert!(e.message().starts_with("timeout"), "{bad}: {}", e.message());
+        }
+    }
     use crate::testutil::holding_server;
     use crate::transport::{Call, Site};
     use reqwest::Method;

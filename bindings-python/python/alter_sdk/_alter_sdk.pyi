@@ -271,7 +271,7 @@ class _BaseClient:
         context: Mapping[str, str] | None = None,
     ) -> Any: ...
     async def close(self, *, timeout: float | None = None) -> None:
-        """Waits up to ``timeout`` seconds (default 10, at most 3600) for
+        """Waits up to ``timeout`` seconds (default 10; 0 or more) for
         pending audit reports, abandons the rest (see ``dropped_reports``),
         then releases the client. Idempotent."""
     @property
